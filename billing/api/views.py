@@ -1,0 +1,170 @@
+"""/api/v1/: patients, households, the ledger. Thin: parse with a serializer, call a service or selector."""
+
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from billing.actors import Actor
+from billing.models import EntrySource, Household, LedgerEntry, Patient
+from billing.selectors.ledger import patient_balance, patient_ledger
+from billing.selectors.patients import households_with_members, patient_search
+from billing.services.ledger import ledger_post, ledger_reverse
+from billing.services.patients import household_create, household_set_guarantor, patient_create, patient_update
+
+from .permissions import IsConsoleUser, IsManager
+from .serializers import (
+    HouseholdSerializer,
+    LedgerEntryCreateSerializer,
+    LedgerEntrySerializer,
+    PatientListSerializer,
+    PatientSerializer,
+    ReversalCreateSerializer,
+)
+
+LedgerPageSerializer = inline_serializer(
+    name="LedgerPage",
+    fields={
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "balance_cents": serializers.IntegerField(),
+        "results": LedgerEntrySerializer(many=True),
+    },
+)
+
+
+@extend_schema(tags=["patients"])
+class PatientViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = PatientSerializer
+
+    def get_queryset(self):
+        if self.action == "list":
+            return patient_search(
+                q=self.request.query_params.get("q", ""),
+                include_inactive=self.request.query_params.get("include_inactive") == "true",
+            )
+        return Patient.objects.select_related("household", "home_location")
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return PatientListSerializer
+        if self.action == "ledger":
+            return LedgerEntryCreateSerializer if self.request.method == "POST" else LedgerEntrySerializer
+        return PatientSerializer
+
+    def get_permissions(self):
+        if self.action == "ledger" and self.request.method == "POST":
+            return [IsManager()]
+        return [IsConsoleUser()]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", OpenApiTypes.STR, description="Name words, date of birth, phone digits or email."),
+            OpenApiParameter("include_inactive", OpenApiTypes.BOOL),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        serializer.instance = patient_create(by=Actor.of(self.request.user), **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = patient_update(
+            patient=serializer.instance, by=Actor.of(self.request.user), **serializer.validated_data
+        )
+
+    @extend_schema(
+        methods=["GET"],
+        responses=LedgerPageSerializer,
+        description="The patient's entries, newest first, each with the running balance after it.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=LedgerEntryCreateSerializer,
+        responses={201: LedgerEntrySerializer},
+        description="Managers only: post a manual entry. Amounts are signed integer cents.",
+    )
+    @action(detail=True, methods=["get", "post"])
+    def ledger(self, request, pk=None):
+        patient = self.get_object()
+        if request.method == "POST":
+            data = self._validated(LedgerEntryCreateSerializer, request.data)
+            entry = ledger_post(patient=patient, source=EntrySource.MANUAL, by=Actor.of(request.user), **data)
+            entry = patient_ledger(patient=patient).get(pk=entry.pk)
+            return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(patient_ledger(patient=patient))
+        response = self.get_paginated_response(LedgerEntrySerializer(page, many=True).data)
+        response.data["balance_cents"] = patient_balance(patient=patient)
+        return response
+
+    @staticmethod
+    def _validated(serializer_class, data):
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return {k: v for k, v in serializer.validated_data.items() if v is not None or k != "effective_date"}
+
+
+@extend_schema(tags=["households"])
+class HouseholdViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = HouseholdSerializer
+
+    def get_queryset(self):
+        return households_with_members()
+
+    @transaction.atomic
+    def perform_create(self, serializer):
+        by = Actor.of(self.request.user)
+        household = household_create(name=serializer.validated_data.get("name", ""), by=by)
+        guarantor = serializer.validated_data.get("guarantor")
+        if guarantor is not None:
+            household = household_set_guarantor(household=household, guarantor=guarantor, by=by)
+        serializer.instance = household
+
+    @transaction.atomic
+    def perform_update(self, serializer):
+        household: Household = serializer.instance
+        by = Actor.of(self.request.user)
+        guarantor = serializer.validated_data.get("guarantor")
+        if guarantor is not None and guarantor.pk != household.guarantor_id:
+            household = household_set_guarantor(household=household, guarantor=guarantor, by=by)
+        name = serializer.validated_data.get("name")
+        if name and name != household.name:
+            household.name = name
+            household.save(update_fields=["name"])
+        serializer.instance = household
+
+
+@extend_schema(tags=["ledger"])
+class LedgerEntryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Ledger entries are read here and never changed; a correction is a reversal (managers only)."""
+
+    serializer_class = LedgerEntrySerializer
+    queryset = LedgerEntry.objects.select_related("posted_by_user", "reversed_by")
+
+    def get_permissions(self):
+        return [IsManager()] if self.action == "reverse" else [IsConsoleUser()]
+
+    @extend_schema(request=ReversalCreateSerializer, responses={201: LedgerEntrySerializer})
+    @action(detail=True, methods=["post"])
+    def reverse(self, request, pk=None):
+        entry = self.get_object()
+        serializer = ReversalCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reversal = ledger_reverse(entry=entry, by=Actor.of(request.user), **serializer.validated_data)
+        return Response(LedgerEntrySerializer(reversal).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,1 @@
+"""Every non-trivial read of the billing core: querysets with their joins and annotations."""

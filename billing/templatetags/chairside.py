@@ -1,0 +1,39 @@
+from zoneinfo import ZoneInfo
+
+from django import template
+from django.utils import timezone
+
+from billing.registry import task_kind_label
+from billing.validators import format_phone
+
+register = template.Library()
+
+
+@register.filter
+def cents(value, sign: str = "") -> str:
+    """Integer cents as dollars: 123456 → "$1,234.56", -500 → "−$5.00". ``|cents:"+"`` shows "+" too."""
+    if value is None or value == "":
+        return ""
+    value = int(value)
+    text = f"${abs(value) // 100:,}.{abs(value) % 100:02d}"
+    if value < 0:
+        return f"−{text}"
+    return f"+{text}" if sign == "+" and value > 0 else text
+
+
+@register.filter
+def phone(value: str) -> str:
+    return format_phone(value)
+
+
+@register.filter
+def in_zone(value, zone_name: str):
+    """An aware datetime shown in a location's time zone (``{{ appt.start|in_zone:loc.time_zone }}``)."""
+    if not value:
+        return value
+    return timezone.localtime(value, ZoneInfo(zone_name))
+
+
+@register.filter
+def task_kind(value: str) -> str:
+    return task_kind_label(value)

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from billing.views import auth
+from billing.views.auth import rate_limited_login
+
+admin.site.site_header = "Chairside administration"
+admin.site.site_title = "Chairside"
+admin.site.login = rate_limited_login(admin.site.login)
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="console:today", permanent=False)),
+    path("accounts/login/", auth.login, name="login"),
+    path("accounts/logout/", auth.logout, name="logout"),
+    path("console/", include("billing.urls")),
+    path("api/v1/", include("billing.api.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "billing.views.errors.forbidden"
+handler404 = "billing.views.errors.not_found"
+handler500 = "billing.views.errors.server_error"

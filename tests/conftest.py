@@ -54,3 +54,41 @@ def api_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+# --- Browser tests (Playwright driving Debian's chromium; never a downloaded browser) -------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def screenshot_dir(request):
+    """Screenshots land in test-results/<test name>/ so a failing run can be looked at."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "test-results" / request.node.name.replace("/", "_")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def browser_login(page, live_server, username: str, password: str = "correct horse battery") -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/console/")

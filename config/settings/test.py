@@ -10,3 +10,6 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 Q_CLUSTER["sync"] = True  # noqa: F405
 SITE_URL = "http://testserver"
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Serve static files straight from the app folders (no collectstatic needed outside production).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

@@ -119,3 +119,6 @@ class MessageAdmin(ReadOnlyAdmin):
     list_filter = ["channel", "status", "template"]
     search_fields = ["to", "template", "subject"]
     date_hierarchy = "created_at"
+
+
+from billing.stripe import admin as stripe_admin  # noqa: E402,F401  (the Stripe tables' admin)

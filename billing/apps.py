@@ -11,8 +11,10 @@ class BillingConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from . import console_panels  # noqa: F401
+        from .stripe import wiring as stripe_wiring
 
         post_migrate.connect(_after_migrate, sender=self)
+        stripe_wiring.register(self)
 
 
 def _after_migrate(sender, using, **kwargs):

@@ -175,3 +175,39 @@ def register_demo_process(process: DemoProcess) -> None:
 
 def demo_processes() -> list[DemoProcess]:
     return [_demo_processes[k] for k in sorted(_demo_processes)]
+
+
+@dataclass(frozen=True)
+class StripeHandler:
+    """Acts on verified Stripe events of the given types (``"invoice.paid"``, or ``"invoice.*"``).
+
+    ``handle(event)`` gets a ``billing.stripe.types.InboundEvent``. It runs inside the inbox's
+    transaction, may run more than once for one event (a replay, a retry) and in any order with other
+    events: act on the object's state, under a lock on your own row, never on "this event is new".
+    Raise ``billing.stripe.errors.WaitForObject`` to wait for another object, ``UnknownCustomer`` to leave
+    the event for a manager; any other exception marks it failed and it is retried with backoff.
+    """
+
+    key: str
+    event_types: tuple[str, ...]
+    handle: Callable
+
+
+_stripe_handlers: dict[str, StripeHandler] = {}
+
+
+def register_stripe_handler(key: str, event_types: list[str] | tuple[str, ...], handle: Callable) -> StripeHandler:
+    handler = StripeHandler(key=key, event_types=tuple(event_types), handle=handle)
+    _stripe_handlers[key] = handler
+    return handler
+
+
+def unregister_stripe_handler(key: str) -> None:
+    _stripe_handlers.pop(key, None)
+
+
+def stripe_handlers_for(event_type: str) -> list[StripeHandler]:
+    """Every handler for this type, the core's first (keys starting "billing."), then by key."""
+    prefix = event_type.split(".", 1)[0] + ".*"
+    found = [h for h in _stripe_handlers.values() if event_type in h.event_types or prefix in h.event_types]
+    return sorted(found, key=lambda h: (not h.key.startswith("billing."), h.key))

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from billing.stripe.webhooks import stripe_webhook
 from billing.views import auth
 from billing.views.auth import rate_limited_login
 
@@ -14,6 +15,8 @@ urlpatterns = [
     path("accounts/login/", auth.login, name="login"),
     path("accounts/logout/", auth.logout, name="logout"),
     path("console/", include("billing.urls")),
+    path("console/stripe/", include("billing.stripe.urls")),
+    path("stripe/webhook/", stripe_webhook, name="stripe_webhook"),
     path("api/v1/", include("billing.api.urls")),
     path("admin/", admin.site.urls),
 ]

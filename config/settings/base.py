@@ -181,3 +181,22 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Stripe (billing/stripe/; see docs/stripe.md) ---------------------------------------------------------
+# With no secret key the portal runs without card payments; `make demo` starts localstripe and sets these.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com").rstrip("/")
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)  # seconds; Stripe's own default
+STRIPE_TIMEOUT = env.int("STRIPE_TIMEOUT", default=20)  # seconds per API call
+STRIPE_NETWORK_RETRIES = env.int("STRIPE_NETWORK_RETRIES", default=2)  # extra tries on network errors and 429s
+STRIPE_RETRY_DELAY = env.float("STRIPE_RETRY_DELAY", default=0.5)  # first backoff, doubled each try
+# Process a webhook inside its own request instead of through the django-q2 worker.
+STRIPE_PROCESS_INLINE = env.bool("STRIPE_PROCESS_INLINE", default=False)
+STRIPE_EVENT_MAX_ATTEMPTS = env.int("STRIPE_EVENT_MAX_ATTEMPTS", default=8)
+STRIPE_EVENT_RETRY_SECONDS = env.int("STRIPE_EVENT_RETRY_SECONDS", default=60)  # first retry; doubles, max 6 h
+STRIPE_SYNC_MINUTES = env.int("STRIPE_SYNC_MINUTES", default=5)
+STRIPE_SYNC_LOOKBACK_HOURS = env.int("STRIPE_SYNC_LOOKBACK_HOURS", default=72)
+STRIPE_RECONCILE_LOOKBACK_DAYS = env.int("STRIPE_RECONCILE_LOOKBACK_DAYS", default=7)

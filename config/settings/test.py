@@ -13,3 +13,11 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Serve static files straight from the app folders (no collectstatic needed outside production).
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Stripe: a test key and webhook secret; the API base points nowhere until a test starts localstripe.
+STRIPE_SECRET_KEY = "sk_test_chairside"
+STRIPE_PUBLISHABLE_KEY = "pk_test_chairside"
+STRIPE_WEBHOOK_SECRET = "whsec_test_chairside"
+STRIPE_API_BASE = "http://127.0.0.1:9"
+STRIPE_JS_URL = "http://127.0.0.1:9/js.stripe.com/v3/"
+STRIPE_TIMEOUT = 5
+STRIPE_RETRY_DELAY = 0.01

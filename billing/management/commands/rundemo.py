@@ -30,7 +30,8 @@ class Command(BaseCommand):
         self.stdout.write("Database migrated.")
         call_command("seed_demo", stdout=self.stdout)
 
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # CHAIRSIDE_DEMO_URL lets a demo process point back at the portal (localstripe's webhooks).
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CHAIRSIDE_DEMO_URL": f"http://{addr}:{port}"}
         procs: list[tuple[str, subprocess.Popen]] = []
         try:
             for proc in demo_processes():

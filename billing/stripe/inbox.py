@@ -1,0 +1,287 @@
+"""The webhook inbox: store every verified event once, then process it through the registered handlers.
+
+Receiving (the webhook view) verifies the signature, stores the raw event under its Stripe id with one
+INSERT (a repeated delivery hits the unique key and is answered 200 without a second row) and asks the
+django-q2 worker to drain the inbox. Draining takes due events with ``SELECT … FOR UPDATE SKIP LOCKED``
+in batches; each batch is one transaction and each event a savepoint inside it, so:
+
+- two workers never take the same event, and one that waits for a locked event then sees it done;
+- a worker killed mid-batch commits nothing of that batch: every event in it is still ``received``
+  and the next drain processes it, once;
+- a handler that raises leaves its event ``failed`` with the error, retried with backoff until
+  STRIPE_EVENT_MAX_ATTEMPTS, then a manager task; ``manage.py replay_stripe_events`` runs it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from billing.actors import Actor
+from billing.jobs import enqueue
+from billing.models import EventSource, EventStatus, Role, StripeEvent, TaskPriority
+from billing.registry import stripe_handlers_for
+from billing.services.audit import audit_record
+from billing.services.staff_tasks import task_open
+
+from . import gateway
+from .batch import batch_memo
+from .errors import UnknownCustomer, WaitForObject
+from .payments import prime_customers
+from .types import InboundEvent
+
+log = logging.getLogger(__name__)
+
+DONE = (EventStatus.PROCESSED, EventStatus.IGNORED)
+MAX_RETRY_DELAY = timedelta(hours=6)
+DRAIN_SECONDS = 40  # a drain stops taking new batches after this and hands over (django-q2 timeout is 60 s)
+ACTORS = {
+    EventSource.WEBHOOK: Actor.system_component("stripe.webhook"),
+    EventSource.SYNC: Actor.system_component("stripe.sync"),
+}
+
+
+def actor_for(event: InboundEvent) -> Actor:
+    return ACTORS.get(event.source, ACTORS[EventSource.WEBHOOK])
+
+
+def _customer_of(obj: dict) -> str:
+    if obj.get("object") == "customer":
+        return str(obj.get("id") or "")
+    customer = obj.get("customer")
+    return str(customer.get("id") if isinstance(customer, dict) else customer or "")
+
+
+def _ts(value) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC) if value else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+# --- Receiving ----------------------------------------------------------------------------------------------
+def event_receive(*, payload: bytes, signature: str) -> tuple[StripeEvent | None, bool]:
+    """Verify and store one delivery. Returns (event, True) when it is new, (None, False) for a repeat.
+    Raises InvalidWebhook (nothing stored) for a missing, forged or stale signature or a body that is
+    not an event."""
+    event = gateway.verify_webhook(payload, signature)
+    obj = event["data"]["object"]
+    row = StripeEvent(
+        stripe_id=event["id"][:255],
+        type=event["type"][:100],
+        source=EventSource.WEBHOOK,
+        api_version=str(event.get("api_version") or "")[:40],
+        livemode=bool(event.get("livemode")),
+        stripe_created=_ts(event.get("created")),
+        object_id=str(obj.get("id") or "")[:255],
+        customer_id=_customer_of(obj)[:255],
+        payload=payload.decode("utf-8"),
+    )
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:  # the same event again (or its twin arriving at the same moment)
+        return None, False
+    if settings.STRIPE_PROCESS_INLINE:
+        transaction.on_commit(lambda: event_process(row.pk))
+    else:
+        inbox_nudge()
+    return row, True
+
+
+def inbox_nudge() -> None:
+    """Ask a worker to drain the inbox once the current transaction commits."""
+    enqueue("billing.stripe.tasks.inbox_drain", save=False)
+
+
+# --- Processing ---------------------------------------------------------------------------------------------
+@dataclass
+class DrainResult:
+    events: int = 0
+    processed: int = 0
+    failed: int = 0
+    waiting: int = 0
+    unmatched: int = 0
+    ignored: int = 0
+
+    def add(self, status: str) -> None:
+        self.events += 1
+        name = {
+            EventStatus.PROCESSED: "processed",
+            EventStatus.FAILED: "failed",
+            EventStatus.WAITING: "waiting",
+            EventStatus.UNMATCHED: "unmatched",
+            EventStatus.IGNORED: "ignored",
+        }.get(status)
+        if name:
+            setattr(self, name, getattr(self, name) + 1)
+
+
+def _due() -> Q:
+    now = timezone.now()
+    return Q(status=EventStatus.RECEIVED) | Q(
+        status__in=[EventStatus.FAILED, EventStatus.WAITING], next_attempt_at__lte=now
+    )
+
+
+def _retry_at(attempts: int) -> datetime | None:
+    if attempts >= settings.STRIPE_EVENT_MAX_ATTEMPTS:
+        return None
+    delay = timedelta(seconds=settings.STRIPE_EVENT_RETRY_SECONDS * 2 ** max(attempts - 1, 0))
+    return timezone.now() + min(delay, MAX_RETRY_DELAY)
+
+
+def _inbound(event: StripeEvent) -> InboundEvent:
+    data = json.loads(event.payload)
+    return InboundEvent(
+        id=event.stripe_id,
+        type=event.type,
+        created=event.stripe_created,
+        object=data["data"]["object"],
+        livemode=event.livemode,
+        source=event.source,
+    )
+
+
+def _process_one(event: StripeEvent) -> str:
+    """Run the handlers for one event inside a savepoint and set its outcome on the (unsaved) row."""
+    now = timezone.now()
+    event.attempts += 1
+    event.waiting_for = ""
+    event.next_attempt_at = None
+    handlers = stripe_handlers_for(event.type)
+    if not handlers:
+        event.status, event.processed_at, event.last_error = EventStatus.IGNORED, now, ""
+        return event.status
+    try:
+        inbound = _inbound(event)
+        with transaction.atomic():
+            for handler in handlers:
+                handler.handle(inbound)
+    except WaitForObject as wait:
+        event.status, event.waiting_for, event.last_error = EventStatus.WAITING, wait.object_id[:255], wait.reason
+        event.next_attempt_at = _retry_at(event.attempts) or now + MAX_RETRY_DELAY
+    except UnknownCustomer as unknown:
+        event.status, event.last_error = EventStatus.UNMATCHED, str(unknown)
+        _open_unknown_customer_task(event, unknown.customer_id)
+    except Exception as exc:  # a handler's bug or a broken payload: keep it, say why, retry later
+        event.status = EventStatus.FAILED
+        event.last_error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
+        event.next_attempt_at = _retry_at(event.attempts)
+        log.warning("stripe event %s (%s) failed: %s", event.stripe_id, event.type, type(exc).__name__)
+        if event.next_attempt_at is None:
+            _open_gave_up_task(event)
+    else:
+        event.status, event.processed_at, event.last_error = EventStatus.PROCESSED, now, ""
+    return event.status
+
+
+UPDATE_FIELDS = ["status", "attempts", "last_error", "waiting_for", "processed_at", "next_attempt_at"]
+
+
+def _process_batch(batch_size: int) -> DrainResult:
+    result = DrainResult()
+    with transaction.atomic(), batch_memo():
+        events = list(
+            StripeEvent.objects.select_for_update(skip_locked=True).filter(_due()).order_by("id")[:batch_size]
+        )
+        if not events:
+            return result
+        prime_customers({e.customer_id for e in events if e.customer_id})
+        for event in events:
+            result.add(_process_one(event))
+        StripeEvent.objects.bulk_update(events, UPDATE_FIELDS)
+    return result
+
+
+def inbox_drain(*, batch_size: int = 50, time_budget: float = DRAIN_SECONDS) -> DrainResult:
+    """Process every due event, a batch per transaction. Safe to run in any number of workers at once.
+    Stops after ``time_budget`` seconds and asks for another drain if work is left."""
+    total = DrainResult()
+    started = time.monotonic()
+    while True:
+        batch = _process_batch(batch_size)
+        for name in ("events", "processed", "failed", "waiting", "unmatched", "ignored"):
+            setattr(total, name, getattr(total, name) + getattr(batch, name))
+        if batch.events < batch_size:
+            return total
+        if time.monotonic() - started > time_budget:
+            inbox_nudge()
+            return total
+
+
+def event_process(event_id: int, *, again: bool = False) -> str:
+    """Process one event now (inline mode, a replay). A second caller waits for the first's lock and
+    then finds the event done; with ``again`` a done event runs once more (handlers are idempotent)."""
+    with transaction.atomic(), batch_memo():
+        event = StripeEvent.objects.select_for_update().get(pk=event_id)
+        if event.status in DONE and not again:
+            return event.status
+        status = _process_one(event)
+        event.save(update_fields=UPDATE_FIELDS)
+    return status
+
+
+def events_replay(*, event_ids: list[str] | None = None, failed: bool = False, by: Actor) -> list[tuple[str, str]]:
+    """Run events through their handlers again: the ones named (Stripe ids), or with ``failed`` every
+    event that failed, waits or has an unknown customer. Audited; returns (stripe id, outcome) pairs."""
+    qs = StripeEvent.objects.all()
+    if event_ids:
+        qs = qs.filter(stripe_id__in=event_ids)
+    elif failed:
+        qs = qs.filter(status__in=[EventStatus.FAILED, EventStatus.WAITING, EventStatus.UNMATCHED])
+    else:
+        return []
+    outcomes = []
+    for event in qs.order_by("id").only("pk", "stripe_id", "status"):
+        with transaction.atomic():
+            audit_record(
+                actor=by,
+                verb="stripe.event.replayed",
+                target=event,
+                before={"status": event.status},
+                reason="replay requested",
+            )
+        outcomes.append((event.stripe_id, event_process(event.pk, again=True)))
+    return outcomes
+
+
+# --- Tasks for managers -------------------------------------------------------------------------------------
+def _open_unknown_customer_task(event: StripeEvent, customer_id: str) -> None:
+    task_open(
+        kind="stripe.unknown_customer",
+        title=f"Stripe customer {customer_id or '(none)'} isn't linked to a patient",
+        detail=(
+            f"Stripe sent {event.type} ({event.stripe_id}) for a customer Chairside doesn't know. Nothing was "
+            "posted. If it belongs to one of our guarantors, link it, then replay the event from the Stripe "
+            "events page."
+        ),
+        role=Role.MANAGER,
+        priority=TaskPriority.HIGH,
+        context={"customer": customer_id, "event": event.stripe_id},
+        dedupe_key=f"stripe.unknown_customer:{customer_id}",
+        by=ACTORS[EventSource.WEBHOOK],
+    )
+
+
+def _open_gave_up_task(event: StripeEvent) -> None:
+    task_open(
+        kind="stripe.event_failed",
+        title=f"Stripe event {event.type} failed {event.attempts} times",
+        detail=f"{event.stripe_id}: {event.last_error[:500]}\n"
+        "Fix the cause, then replay it from the Stripe events page.",
+        role=Role.MANAGER,
+        priority=TaskPriority.HIGH,
+        context={"event": event.stripe_id},
+        dedupe_key=f"stripe.event_failed:{event.stripe_id}",
+        by=ACTORS[EventSource.WEBHOOK],
+    )

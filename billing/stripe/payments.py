@@ -1,0 +1,436 @@
+"""Applying Stripe's state to our mirror, and posting what it means to the ledger, once.
+
+Every function here takes an object's *state* (an invoice and its status, a payment intent and its
+status, a refund, a dispute), locks our mirror row for that object, compares, and acts only on what is
+new. So a webhook, the periodic sync, a replay and the desk flow can all feed the same object, any
+number of times and in any order, and the ledger gets one entry. The ledger's unique (source,
+external_ref) is the last guarantee underneath.
+
+Statuses only move forward: a stale snapshot (an ``open`` invoice delivered after its ``paid`` one)
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from billing.actors import Actor
+from billing.clock import practice_zone
+from billing.models import (
+    EntryKind,
+    EntrySource,
+    EventStatus,
+    Patient,
+    PaymentKind,
+    PaymentOrigin,
+    Role,
+    StaffTask,
+    StripeCustomer,
+    StripeDispute,
+    StripeEvent,
+    StripePayment,
+    StripeRefund,
+    TaskPriority,
+    TaskStatus,
+)
+from billing.notifications.services import notify
+from billing.services.audit import audit_record
+from billing.services.ledger import ledger_post_once, ledger_reverse
+from billing.services.staff_tasks import task_open, task_resolve
+
+from . import types as t
+from .batch import remember, remembered
+from .customers import customer_by_stripe_id
+from .errors import WaitForObject, decline_message
+
+INVOICE_RANK = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
+INTENT_RANK = {
+    "requires_payment_method": 0,
+    "requires_confirmation": 1,
+    "requires_action": 1,
+    "processing": 2,
+    "requires_capture": 2,
+    "succeeded": 3,
+    "canceled": 3,
+}
+REFUND_RANK = {"pending": 0, "requires_action": 0, "succeeded": 1, "failed": 2, "canceled": 2}
+DESK_KIND = "desk_payment"
+
+
+def _zone() -> ZoneInfo:
+    return remembered(("zone",), practice_zone)
+
+
+def _local_date(when: datetime) -> date:
+    return when.astimezone(_zone()).date()
+
+
+def _customer(stripe_id: str) -> StripeCustomer:
+    return remembered(("customer", stripe_id), lambda: customer_by_stripe_id(stripe_id))
+
+
+def prime_customers(stripe_ids: set[str]) -> None:
+    """Load a batch's customers in one query (the inbox worker calls this)."""
+    if not stripe_ids:
+        return
+    rows = StripeCustomer.objects.select_related("guarantor__household").filter(stripe_id__in=stripe_ids)
+    for row in rows:
+        remember(("customer", row.stripe_id), row)
+
+
+def _patient_for(customer: StripeCustomer, metadata: dict) -> Patient:
+    """Who the entry is for: the patient named in our metadata when they belong to the customer's
+    household (a payment taken on a child's page), else the guarantor."""
+    wanted = str(metadata.get("chairside_patient_id") or "")
+    if wanted.isdigit() and int(wanted) != customer.guarantor_id:
+        patient = Patient.objects.filter(pk=int(wanted), household_id=customer.guarantor.household_id).first()
+        if patient is not None:
+            return patient
+    return customer.guarantor
+
+
+def _lock(model, *, stripe_id: str, defaults: dict):
+    """Our mirror row for a Stripe object, locked for this transaction; created if new. Two workers
+    creating it at once: the second waits on the unique index, then locks the first's row."""
+    row = model.objects.select_for_update().filter(stripe_id=stripe_id).first()
+    if row is not None:
+        return row, False
+    try:
+        with transaction.atomic():
+            return model.objects.create(stripe_id=stripe_id, **defaults), True
+    except IntegrityError:
+        return model.objects.select_for_update().get(stripe_id=stripe_id), False
+
+
+def _wake_waiting(*ids: str) -> None:
+    """Events that waited for this object (a refund that came before its payment) can run now."""
+    ids = [i for i in ids if i]
+    if ids and StripeEvent.objects.filter(status=EventStatus.WAITING, waiting_for__in=ids).update(
+        status=EventStatus.RECEIVED, next_attempt_at=None
+    ):
+        from .inbox import inbox_nudge
+
+        inbox_nudge()
+
+
+def _post_payment(row: StripePayment, *, amount_cents: int, when: datetime, memo: str, by: Actor) -> bool:
+    entry, created = ledger_post_once(
+        source=EntrySource.STRIPE,
+        external_ref=row.stripe_id,
+        patient=row.patient,
+        kind=EntryKind.PAYMENT,
+        amount_cents=-amount_cents,
+        effective_date=_local_date(when),
+        code=row.code,
+        memo=memo[:500],
+        by=by,
+    )
+    row.ledger_entry = entry
+    _wake_waiting(row.stripe_id, row.payment_intent_id, row.charge_id)
+    return created
+
+
+# --- Invoices ---------------------------------------------------------------------------------------------
+@transaction.atomic
+def invoice_apply(invoice: t.Invoice, *, by: Actor) -> StripePayment:
+    """Bring our mirror of an invoice up to Stripe's state. A paid invoice posts one payment for its
+    amount paid, dated the day it was paid (in the practice's zone), with the plan code of its lines. A
+    failed collection attempt runs the failure handling once per attempt. Raises UnknownCustomer for an
+    invoice of a customer that isn't ours (nothing written)."""
+    customer = _customer(invoice.customer_id)
+    row, created = _lock(
+        StripePayment,
+        stripe_id=invoice.id,
+        defaults={
+            "kind": PaymentKind.INVOICE,
+            "customer": customer,
+            "guarantor": customer.guarantor,
+            "patient": _patient_for(customer, invoice.metadata),
+            "status": invoice.status,
+            "stripe_created": invoice.created,
+            "code": invoice.code,
+        },
+    )
+    if not created and INVOICE_RANK.get(invoice.status, 0) < INVOICE_RANK.get(row.status, 0):
+        return row  # a stale snapshot: we already know a later state
+    row.status = invoice.status
+    row.amount_cents = invoice.amount_due_cents
+    row.amount_paid_cents = max(row.amount_paid_cents, invoice.amount_paid_cents)
+    row.currency = invoice.currency
+    row.subscription_id = invoice.subscription_id or row.subscription_id
+    row.payment_intent_id = invoice.payment_intent_id or row.payment_intent_id
+    row.charge_id = invoice.charge_id or row.charge_id
+    row.code = row.code or invoice.code
+    row.attempt_count = max(row.attempt_count, invoice.attempt_count)
+    if invoice.failure is not None:
+        row.failure_code = invoice.failure.decline_code or invoice.failure.code
+        row.failure_message = invoice.failure.message[:500]
+    if invoice.status == "paid":
+        row.paid_at = invoice.paid_at or row.paid_at or invoice.created
+        if invoice.amount_paid_cents > 0 and row.ledger_entry_id is None:
+            _post_payment(
+                row,
+                amount_cents=invoice.amount_paid_cents,
+                when=row.paid_at,
+                memo=f"Stripe invoice {invoice.id}",
+                by=by,
+            )
+            _resolve_failure_tasks(row, by=by)
+    elif invoice.payment_failed and invoice.attempt_count > row.failure_handled_attempt:
+        row.failure_handled_attempt = invoice.attempt_count
+        _payment_failed(row, failure=invoice.failure, attempt=invoice.attempt_count, by=by)
+    row.save()
+    return row
+
+
+def _payment_failed(row: StripePayment, *, failure: t.Failure | None, attempt: int, by: Actor) -> None:
+    """A collection attempt failed: the front desk gets one task per attempt, and the audit trail a line."""
+    reason = decline_message(failure.code, failure.decline_code, "") if failure else decline_message()
+    amount = f"${row.amount_cents // 100:,}.{row.amount_cents % 100:02d}"
+    task_open(
+        kind="stripe.payment_failed",
+        title=f"Card declined: {amount} for {row.guarantor.full_name}",
+        detail=f"{reason}\nStripe invoice {row.stripe_id}, attempt {attempt}. Ask for an updated card.",
+        patient=row.guarantor,
+        role=Role.FRONT_DESK,
+        priority=TaskPriority.HIGH,
+        context={"stripe_id": row.stripe_id, "attempt": attempt, "code": row.failure_code},
+        dedupe_key=f"stripe.payment_failed:{row.stripe_id}:{attempt}",
+        by=by,
+    )
+    audit_record(
+        actor=by,
+        verb="stripe.payment_failed",
+        target=row,
+        patient=row.guarantor,
+        after={"stripe_id": row.stripe_id, "attempt": attempt, "code": row.failure_code},
+        reason=reason,
+    )
+
+
+def _resolve_failure_tasks(row: StripePayment, *, by: Actor) -> None:
+    if row.failure_handled_attempt == 0:
+        return
+    open_tasks = StaffTask.objects.filter(
+        status=TaskStatus.OPEN, dedupe_key__startswith=f"stripe.payment_failed:{row.stripe_id}:"
+    )
+    for task in open_tasks:
+        task_resolve(task=task, by=by, note="Paid at Stripe on a later attempt.")
+
+
+# --- Payment intents (payments not made by an invoice: the desk, or Stripe's dashboard) -------------------
+@transaction.atomic
+def intent_apply(
+    intent: t.PaymentIntent, *, by: Actor, taken_by=None, card: t.Card | None = None
+) -> StripePayment | None:
+    """Bring our mirror of a stand-alone payment up to Stripe's state; a succeeded payment posts one
+    payment entry (and, for a desk payment, one receipt). A payment made by an invoice returns None:
+    its invoice posts it, so a payment is never counted twice."""
+    if intent.invoice_id:
+        return None
+    customer = _customer(intent.customer_id)
+    desk = intent.metadata.get("chairside_kind") == DESK_KIND
+    row, created = _lock(
+        StripePayment,
+        stripe_id=intent.id,
+        defaults={
+            "kind": PaymentKind.PAYMENT_INTENT,
+            "origin": PaymentOrigin.DESK if desk else PaymentOrigin.STRIPE,
+            "customer": customer,
+            "guarantor": customer.guarantor,
+            "patient": _patient_for(customer, intent.metadata),
+            "status": intent.status,
+            "payment_intent_id": intent.id,
+            "stripe_created": intent.created,
+            "code": str(intent.metadata.get("chairside_code") or "")[:32],
+        },
+    )
+    if taken_by is not None and row.taken_by_id is None:
+        row.taken_by = taken_by
+    card = card or intent.card
+    if card is not None and card.last4:
+        row.card_brand, row.card_last4 = card.brand[:32], card.last4[:4]
+    if not created and INTENT_RANK.get(intent.status, 0) < INTENT_RANK.get(row.status, 0):
+        if row.taken_by_id is not None or card is not None:
+            row.save()
+        return row
+    row.status = intent.status
+    row.amount_cents = intent.amount_cents
+    row.amount_paid_cents = max(row.amount_paid_cents, intent.amount_received_cents)
+    row.currency = intent.currency
+    row.charge_id = intent.charge_id or row.charge_id
+    if intent.failure is not None and intent.status != "succeeded":
+        row.failure_code = intent.failure.decline_code or intent.failure.code
+        row.failure_message = intent.failure.message[:500]
+    if intent.status == "succeeded" and intent.amount_received_cents > 0 and row.ledger_entry_id is None:
+        row.paid_at = intent.paid_at
+        label = f"{(row.card_brand or 'card').title()} ····{row.card_last4}" if row.card_last4 else "card"
+        memo = f"Card payment at the desk ({label})" if desk else f"Stripe payment {intent.id}"
+        posted = _post_payment(row, amount_cents=intent.amount_received_cents, when=intent.paid_at, memo=memo, by=by)
+        if posted and desk:
+            _send_receipt(row, by=by)
+    row.save()
+    return row
+
+
+def _send_receipt(row: StripePayment, *, by: Actor) -> None:
+    guarantor = row.guarantor
+    notify(
+        template="billing/payment_receipt",
+        context={
+            "first_name": guarantor.preferred_name or guarantor.first_name,
+            "amount_cents": row.amount_paid_cents,
+            "paid_on": _local_date(row.paid_at).isoformat(),
+            "card": f"{(row.card_brand or 'card').title()} ending {row.card_last4}" if row.card_last4 else "card",
+            "reference": row.stripe_id,
+        },
+        patient=guarantor,
+        dedupe_key=f"stripe.receipt:{row.stripe_id}",
+        by=by,
+    )
+
+
+# --- Refunds ----------------------------------------------------------------------------------------------
+def _payment_for(*, payment_intent_id: str = "", charge_id: str = "") -> StripePayment | None:
+    q = Q()
+    if payment_intent_id:
+        q |= Q(payment_intent_id=payment_intent_id) | Q(stripe_id=payment_intent_id)
+    if charge_id:
+        q |= Q(charge_id=charge_id)
+    if not q:
+        return None
+    return StripePayment.objects.select_for_update(of=("self",)).select_related("ledger_entry").filter(q).first()
+
+
+@transaction.atomic
+def refund_apply(refund: t.Refund, *, by: Actor, requested_by=None, reason: str = "") -> StripeRefund:
+    """Bring our mirror of a refund up to Stripe's state. A succeeded refund posts one REFUND entry
+    linked to the payment's entry; a refund Stripe later reports failed is reversed once. A refund of a
+    payment not on our ledger yet raises WaitForObject: the event waits and runs when the payment posts."""
+    payment = _payment_for(payment_intent_id=refund.payment_intent_id, charge_id=refund.charge_id)
+    if payment is None or payment.ledger_entry_id is None:
+        raise WaitForObject(
+            refund.payment_intent_id or refund.charge_id,
+            f"Refund {refund.id} is for a payment that is not on the ledger yet.",
+        )
+    row, created = _lock(
+        StripeRefund,
+        stripe_id=refund.id,
+        defaults={
+            "payment": payment,
+            "status": refund.status,
+            "amount_cents": refund.amount_cents,
+            "currency": refund.currency,
+            "reason": reason[:500],
+            "requested_by": requested_by,
+            "stripe_created": refund.created,
+        },
+    )
+    if requested_by is not None and row.requested_by_id is None:
+        row.requested_by, row.reason = requested_by, row.reason or reason[:500]
+    if not created and REFUND_RANK.get(refund.status, 0) < REFUND_RANK.get(row.status, 0):
+        row.save()
+        return row
+    row.status = refund.status
+    row.amount_cents = refund.amount_cents
+    if refund.status == "succeeded" and row.ledger_entry_id is None:
+        entry, _ = ledger_post_once(
+            source=EntrySource.STRIPE,
+            external_ref=refund.id,
+            patient=payment.ledger_entry.patient,
+            kind=EntryKind.REFUND,
+            amount_cents=refund.amount_cents,
+            effective_date=_local_date(refund.created),
+            code=payment.code,
+            memo=(f"Refund of {payment.stripe_id}" + (f": {row.reason}" if row.reason else ""))[:500],
+            related_entry=payment.ledger_entry,
+            by=by,
+        )
+        row.ledger_entry = entry
+    elif refund.status in ("failed", "canceled") and row.ledger_entry_id and row.reversal_entry_id is None:
+        row.reversal_entry = ledger_reverse(
+            entry=row.ledger_entry, by=by, reason=f"Stripe reports refund {refund.id} {refund.status}"
+        )
+    row.save()
+    return row
+
+
+def charge_refunds_apply(charge: t.Charge, *, by: Actor) -> list[StripeRefund]:
+    """A ``charge.refunded`` event. When the payload lists the refunds, each is applied; when it doesn't
+    (API versions since 2022-11-15 leave them out), the refunds are fetched by a job."""
+    if charge.refunds is None:
+        if charge.payment_intent_id and charge.amount_refunded_cents > 0:
+            from billing.jobs import enqueue
+
+            enqueue("billing.stripe.tasks.fetch_refunds", charge.payment_intent_id)
+        return []
+    return [refund_apply(r, by=by) for r in charge.refunds]
+
+
+# --- Disputes ---------------------------------------------------------------------------------------------
+@transaction.atomic
+def dispute_apply(dispute: t.Dispute, *, by: Actor) -> StripeDispute:
+    """A chargeback. The first time we see it a manager gets an urgent task and the audit trail a line;
+    later status changes (won, lost) are audited. Nothing is posted: the manager decides."""
+    payment = _payment_for(payment_intent_id=dispute.payment_intent_id, charge_id=dispute.charge_id)
+    if payment is None:
+        raise WaitForObject(
+            dispute.payment_intent_id or dispute.charge_id,
+            f"Dispute {dispute.id} is for a payment Chairside hasn't seen yet.",
+        )
+    row, created = _lock(
+        StripeDispute,
+        stripe_id=dispute.id,
+        defaults={
+            "payment": payment,
+            "charge_id": dispute.charge_id,
+            "status": dispute.status,
+            "reason": dispute.reason[:64],
+            "amount_cents": dispute.amount_cents,
+            "evidence_due_by": dispute.evidence_due_by,
+            "stripe_created": dispute.created,
+        },
+    )
+    guarantor = payment.guarantor
+    if created:
+        amount = f"${dispute.amount_cents // 100:,}.{dispute.amount_cents % 100:02d}"
+        due = f" Evidence due {dispute.evidence_due_by:%Y-%m-%d}." if dispute.evidence_due_by else ""
+        row.task, _ = task_open(
+            kind="stripe.dispute",
+            title=f"Card dispute: {amount} from {guarantor.full_name}",
+            detail=f"The cardholder disputed payment {payment.stripe_id} (reason: {dispute.reason or 'none given'})."
+            f"{due} Respond in the Stripe dashboard.",
+            patient=guarantor,
+            role=Role.MANAGER,
+            priority=TaskPriority.URGENT,
+            due_at=dispute.evidence_due_by,
+            context={"dispute": dispute.id, "payment": payment.stripe_id},
+            dedupe_key=f"stripe.dispute:{dispute.id}",
+            by=by,
+        )
+        row.save(update_fields=["task"])
+        audit_record(
+            actor=by,
+            verb="stripe.dispute.opened",
+            target=row,
+            patient=guarantor,
+            after={"stripe_id": dispute.id, "status": dispute.status, "amount_cents": dispute.amount_cents},
+            reason=dispute.reason,
+        )
+    elif row.status != dispute.status:
+        before = {"status": row.status}
+        row.status = dispute.status
+        row.save(update_fields=["status", "updated_at"])
+        audit_record(
+            actor=by,
+            verb="stripe.dispute.updated",
+            target=row,
+            patient=guarantor,
+            before=before,
+            after={"status": dispute.status},
+        )
+    return row

@@ -21,3 +21,8 @@ STRIPE_API_BASE = "http://127.0.0.1:9"
 STRIPE_JS_URL = "http://127.0.0.1:9/js.stripe.com/v3/"
 STRIPE_TIMEOUT = 5
 STRIPE_RETRY_DELAY = 0.01
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: live-server tests (localstripe's webhooks, the browser) reach the database from several
+    # threads at once, and Django shares ONE connection between threads for an in-memory database (its docs warn
+    # that this fails at random); a file gives every thread its own connection and SQLite's locking.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test_chairside.sqlite3")}  # noqa: F405

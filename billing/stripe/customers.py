@@ -116,7 +116,9 @@ def customer_save_card(*, customer: StripeCustomer, card: t.Card, by: Actor) -> 
 def customer_by_stripe_id(stripe_id: str) -> StripeCustomer:
     """The mapping for a Stripe customer id, or UnknownCustomer (the event is kept for a manager)."""
     row = (
-        StripeCustomer.objects.select_related("guarantor__household").filter(stripe_id=stripe_id).first()
+        StripeCustomer.objects.select_related("guarantor__household__guarantor", "guarantor__home_location")
+        .filter(stripe_id=stripe_id)
+        .first()
         if stripe_id
         else None
     )

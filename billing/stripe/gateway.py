@@ -374,7 +374,6 @@ def parse_setup_intent(d: dict) -> t.SetupIntent:
         payment_method_id=_id(d.get("payment_method")),
         client_secret=str(d.get("client_secret") or ""),
         metadata=dict(d.get("metadata") or {}),
-        raw=d,
     )
 
 

@@ -34,7 +34,7 @@ from billing.services.audit import audit_record
 from billing.services.staff_tasks import task_open
 
 from . import gateway
-from .batch import batch_memo
+from .batch import batch_memo, remembered
 from .errors import UnknownCustomer, WaitForObject
 from .payments import prime_customers
 from .types import InboundEvent
@@ -199,6 +199,11 @@ def _process_batch(batch_size: int) -> DrainResult:
         prime_customers({e.customer_id for e in events if e.customer_id})
         for event in events:
             result.add(_process_one(event))
+        # An event of this batch may wait for an object a later event of the same batch posted.
+        posted = remembered(("posted",), set)
+        for event in events:
+            if event.status == EventStatus.WAITING and event.waiting_for in posted:
+                event.status, event.next_attempt_at = EventStatus.RECEIVED, None
         StripeEvent.objects.bulk_update(events, UPDATE_FIELDS)
     return result
 
@@ -212,7 +217,7 @@ def inbox_drain(*, batch_size: int = 50, time_budget: float = DRAIN_SECONDS) -> 
         batch = _process_batch(batch_size)
         for name in ("events", "processed", "failed", "waiting", "unmatched", "ignored"):
             setattr(total, name, getattr(total, name) + getattr(batch, name))
-        if batch.events < batch_size:
+        if batch.events == 0:
             return total
         if time.monotonic() - started > time_budget:
             inbox_nudge()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from billing.actors import Actor
@@ -69,6 +69,9 @@ def _local_date(when: datetime) -> date:
     return when.astimezone(_zone()).date()
 
 
+CUSTOMER_RELATED = ("guarantor__household__guarantor", "guarantor__home_location")
+
+
 def _customer(stripe_id: str) -> StripeCustomer:
     return remembered(("customer", stripe_id), lambda: customer_by_stripe_id(stripe_id))
 
@@ -77,7 +80,7 @@ def prime_customers(stripe_ids: set[str]) -> None:
     """Load a batch's customers in one query (the inbox worker calls this)."""
     if not stripe_ids:
         return
-    rows = StripeCustomer.objects.select_related("guarantor__household").filter(stripe_id__in=stripe_ids)
+    rows = StripeCustomer.objects.select_related(*CUSTOMER_RELATED).filter(stripe_id__in=stripe_ids)
     for row in rows:
         remember(("customer", row.stripe_id), row)
 
@@ -93,28 +96,36 @@ def _patient_for(customer: StripeCustomer, metadata: dict) -> Patient:
     return customer.guarantor
 
 
-def _lock(model, *, stripe_id: str, defaults: dict):
-    """Our mirror row for a Stripe object, locked for this transaction; created if new. Two workers
-    creating it at once: the second waits on the unique index, then locks the first's row."""
-    row = model.objects.select_for_update().filter(stripe_id=stripe_id).first()
-    if row is not None:
-        return row, False
-    try:
-        with transaction.atomic():
-            return model.objects.create(stripe_id=stripe_id, **defaults), True
-    except IntegrityError:
-        return model.objects.select_for_update().get(stripe_id=stripe_id), False
+def _lock(model, *, stripe_id: str, defaults: dict, related: tuple[str, ...] = ()):
+    """Our mirror row for a Stripe object, created if new and locked for this transaction. The INSERT
+    skips a row that exists (ON CONFLICT DO NOTHING); when two workers create it at once, the second's
+    INSERT waits for the first to commit, and its SELECT … FOR UPDATE then locks the first's row."""
+    model.objects.bulk_create([model(stripe_id=stripe_id, **defaults)], ignore_conflicts=True)
+    return model.objects.select_for_update(of=("self",)).select_related(*related).get(stripe_id=stripe_id)
+
+
+PAYMENT_RELATED = ("patient__household__guarantor", "patient__home_location", "guarantor")
 
 
 def _wake_waiting(*ids: str) -> None:
-    """Events that waited for this object (a refund that came before its payment) can run now."""
+    """Events that waited for this object (a refund that came before its payment) can run now. Inside an
+    inbox batch the ids are noted for the batch's end (an event of the same batch may wait for them), and
+    the UPDATE is skipped when nothing was waiting when the batch began."""
     ids = [i for i in ids if i]
-    if ids and StripeEvent.objects.filter(status=EventStatus.WAITING, waiting_for__in=ids).update(
+    posted = remembered(("posted",), set)
+    posted.update(ids)
+    if not ids or not remembered(("anyone_waiting",), _anyone_waiting):
+        return
+    if StripeEvent.objects.filter(status=EventStatus.WAITING, waiting_for__in=ids).update(
         status=EventStatus.RECEIVED, next_attempt_at=None
     ):
         from .inbox import inbox_nudge
 
         inbox_nudge()
+
+
+def _anyone_waiting() -> bool:
+    return StripeEvent.objects.filter(status=EventStatus.WAITING).exists()
 
 
 def _post_payment(row: StripePayment, *, amount_cents: int, when: datetime, memo: str, by: Actor) -> bool:
@@ -135,16 +146,17 @@ def _post_payment(row: StripePayment, *, amount_cents: int, when: datetime, memo
 
 
 # --- Invoices ---------------------------------------------------------------------------------------------
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def invoice_apply(invoice: t.Invoice, *, by: Actor) -> StripePayment:
     """Bring our mirror of an invoice up to Stripe's state. A paid invoice posts one payment for its
     amount paid, dated the day it was paid (in the practice's zone), with the plan code of its lines. A
     failed collection attempt runs the failure handling once per attempt. Raises UnknownCustomer for an
     invoice of a customer that isn't ours (nothing written)."""
     customer = _customer(invoice.customer_id)
-    row, created = _lock(
+    row = _lock(
         StripePayment,
         stripe_id=invoice.id,
+        related=PAYMENT_RELATED,
         defaults={
             "kind": PaymentKind.INVOICE,
             "customer": customer,
@@ -155,7 +167,7 @@ def invoice_apply(invoice: t.Invoice, *, by: Actor) -> StripePayment:
             "code": invoice.code,
         },
     )
-    if not created and INVOICE_RANK.get(invoice.status, 0) < INVOICE_RANK.get(row.status, 0):
+    if INVOICE_RANK.get(invoice.status, 0) < INVOICE_RANK.get(row.status, 0):
         return row  # a stale snapshot: we already know a later state
     row.status = invoice.status
     row.amount_cents = invoice.amount_due_cents
@@ -223,7 +235,7 @@ def _resolve_failure_tasks(row: StripePayment, *, by: Actor) -> None:
 
 
 # --- Payment intents (payments not made by an invoice: the desk, or Stripe's dashboard) -------------------
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def intent_apply(
     intent: t.PaymentIntent, *, by: Actor, taken_by=None, card: t.Card | None = None
 ) -> StripePayment | None:
@@ -234,9 +246,10 @@ def intent_apply(
         return None
     customer = _customer(intent.customer_id)
     desk = intent.metadata.get("chairside_kind") == DESK_KIND
-    row, created = _lock(
+    row = _lock(
         StripePayment,
         stripe_id=intent.id,
+        related=PAYMENT_RELATED,
         defaults={
             "kind": PaymentKind.PAYMENT_INTENT,
             "origin": PaymentOrigin.DESK if desk else PaymentOrigin.STRIPE,
@@ -254,7 +267,7 @@ def intent_apply(
     card = card or intent.card
     if card is not None and card.last4:
         row.card_brand, row.card_last4 = card.brand[:32], card.last4[:4]
-    if not created and INTENT_RANK.get(intent.status, 0) < INTENT_RANK.get(row.status, 0):
+    if INTENT_RANK.get(intent.status, 0) < INTENT_RANK.get(row.status, 0):
         if row.taken_by_id is not None or card is not None:
             row.save()
         return row
@@ -306,7 +319,7 @@ def _payment_for(*, payment_intent_id: str = "", charge_id: str = "") -> StripeP
     return StripePayment.objects.select_for_update(of=("self",)).select_related("ledger_entry").filter(q).first()
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def refund_apply(refund: t.Refund, *, by: Actor, requested_by=None, reason: str = "") -> StripeRefund:
     """Bring our mirror of a refund up to Stripe's state. A succeeded refund posts one REFUND entry
     linked to the payment's entry; a refund Stripe later reports failed is reversed once. A refund of a
@@ -317,7 +330,7 @@ def refund_apply(refund: t.Refund, *, by: Actor, requested_by=None, reason: str 
             refund.payment_intent_id or refund.charge_id,
             f"Refund {refund.id} is for a payment that is not on the ledger yet.",
         )
-    row, created = _lock(
+    row = _lock(
         StripeRefund,
         stripe_id=refund.id,
         defaults={
@@ -332,7 +345,7 @@ def refund_apply(refund: t.Refund, *, by: Actor, requested_by=None, reason: str 
     )
     if requested_by is not None and row.requested_by_id is None:
         row.requested_by, row.reason = requested_by, row.reason or reason[:500]
-    if not created and REFUND_RANK.get(refund.status, 0) < REFUND_RANK.get(row.status, 0):
+    if REFUND_RANK.get(refund.status, 0) < REFUND_RANK.get(row.status, 0):
         row.save()
         return row
     row.status = refund.status
@@ -372,7 +385,7 @@ def charge_refunds_apply(charge: t.Charge, *, by: Actor) -> list[StripeRefund]:
 
 
 # --- Disputes ---------------------------------------------------------------------------------------------
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def dispute_apply(dispute: t.Dispute, *, by: Actor) -> StripeDispute:
     """A chargeback. The first time we see it a manager gets an urgent task and the audit trail a line;
     later status changes (won, lost) are audited. Nothing is posted: the manager decides."""
@@ -382,7 +395,7 @@ def dispute_apply(dispute: t.Dispute, *, by: Actor) -> StripeDispute:
             dispute.payment_intent_id or dispute.charge_id,
             f"Dispute {dispute.id} is for a payment Chairside hasn't seen yet.",
         )
-    row, created = _lock(
+    row = _lock(
         StripeDispute,
         stripe_id=dispute.id,
         defaults={
@@ -396,7 +409,7 @@ def dispute_apply(dispute: t.Dispute, *, by: Actor) -> StripeDispute:
         },
     )
     guarantor = payment.guarantor
-    if created:
+    if row.task_id is None:
         amount = f"${dispute.amount_cents // 100:,}.{dispute.amount_cents % 100:02d}"
         due = f" Evidence due {dispute.evidence_due_by:%Y-%m-%d}." if dispute.evidence_due_by else ""
         row.task, _ = task_open(

@@ -35,3 +35,7 @@ def remember(key: tuple, value) -> None:
     memo = _memo.get()
     if memo is not None:
         memo[key] = value
+
+
+def in_batch() -> bool:
+    return _memo.get() is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -23,11 +24,12 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.tasks import async_task
 
 from billing.actors import Actor
-from billing.jobs import enqueue
 from billing.models import EventSource, EventStatus, Role, StripeEvent, TaskPriority
 from billing.registry import stripe_handlers_for
 from billing.services.audit import audit_record
@@ -36,7 +38,7 @@ from billing.services.staff_tasks import task_open
 from . import gateway
 from .batch import batch_memo, remembered
 from .errors import UnknownCustomer, WaitForObject
-from .payments import prime_customers
+from .payments import prime_customers, waiting_ready, wake_waiting_for
 from .types import InboundEvent
 
 log = logging.getLogger(__name__)
@@ -100,7 +102,55 @@ def event_receive(*, payload: bytes, signature: str) -> tuple[StripeEvent | None
 
 def inbox_nudge() -> None:
     """Ask a worker to drain the inbox once the current transaction commits."""
-    enqueue("billing.stripe.tasks.inbox_drain", save=False)
+    transaction.on_commit(_queue_drain)
+
+
+FLAG_SECONDS = 10
+
+
+def _queue_drain() -> None:
+    """Queue one drain per burst, not one per delivery. With the Redis broker a flag (SET NX) says "a
+    drain is queued": a drain clears it before it looks for work, so an event stored while the flag is
+    up is seen by that drain, and one stored after the clear queues the next. The flag expires by itself
+    if a drain is lost; the one-minute schedule drains whatever is left. Other brokers: one per event.
+    The drain's success isn't saved: it would only fill django-q2's result table."""
+    broker = _broker()
+    flag = _drain_flag(broker)
+    if flag is not None:
+        try:
+            if not broker.connection.set(flag, "1", nx=True, ex=FLAG_SECONDS):
+                return
+        except Exception:  # Redis trouble: queue the drain anyway
+            log.warning("stripe inbox: drain flag unavailable; queueing a drain per event")
+    async_task("billing.stripe.tasks.inbox_drain", save=False, broker=broker)
+
+
+def _drain_flag(broker) -> str | None:
+    if settings.Q_CLUSTER.get("sync") or type(broker).__name__ != "Redis":
+        return None
+    return f"{broker.list_key}:stripe-drain-queued"
+
+
+def _clear_drain_flag() -> None:
+    broker = _broker()
+    flag = _drain_flag(broker)
+    if flag is not None:
+        try:
+            broker.connection.delete(flag)
+        except Exception:
+            log.warning("stripe inbox: could not clear the drain flag")
+
+
+_brokers: dict[int, object] = {}
+
+
+def _broker():
+    """One django-q2 broker per process. ``async_task`` alone builds a new one, with a new Redis
+    connection, on every call: ~5 ms of a webhook's answer on this machine."""
+    broker = _brokers.get(os.getpid())
+    if broker is None:
+        broker = _brokers[os.getpid()] = get_broker()
+    return broker
 
 
 # --- Processing ---------------------------------------------------------------------------------------------
@@ -152,9 +202,9 @@ def _inbound(event: StripeEvent) -> InboundEvent:
     )
 
 
-def _process_one(event: StripeEvent) -> str:
+def _process_one(event: StripeEvent, now: datetime | None = None) -> str:
     """Run the handlers for one event inside a savepoint and set its outcome on the (unsaved) row."""
-    now = timezone.now()
+    now = now or timezone.now()
     event.attempts += 1
     event.waiting_for = ""
     event.next_attempt_at = None
@@ -190,27 +240,55 @@ UPDATE_FIELDS = ["status", "attempts", "last_error", "waiting_for", "processed_a
 
 def _process_batch(batch_size: int) -> DrainResult:
     result = DrainResult()
-    with transaction.atomic(), batch_memo():
+    with batch_memo(), transaction.atomic():
         events = list(
             StripeEvent.objects.select_for_update(skip_locked=True).filter(_due()).order_by("id")[:batch_size]
         )
         if not events:
             return result
         prime_customers({e.customer_id for e in events if e.customer_id})
+        now = timezone.now()
         for event in events:
-            result.add(_process_one(event))
+            result.add(_process_one(event, now))
         # An event of this batch may wait for an object a later event of the same batch posted.
-        posted = remembered(("posted",), set)
+        posted = set(remembered(("posted",), set))
         for event in events:
             if event.status == EventStatus.WAITING and event.waiting_for in posted:
                 event.status, event.next_attempt_at = EventStatus.RECEIVED, None
-        StripeEvent.objects.bulk_update(events, UPDATE_FIELDS)
+        _save_outcomes(events)
+    _after_commit(posted, {e.waiting_for for e in events if e.status == EventStatus.WAITING})
     return result
+
+
+def _after_commit(posted: set[str], waiting: set[str]) -> int:
+    """Run after a batch (or one event) committed: wake the events waiting for what it posted, and
+    re-check what it left waiting (another worker may have posted that meanwhile). Both sides do this
+    after their own commit, so neither misses the other, however two workers interleave."""
+    return wake_waiting_for(posted | waiting_ready(waiting))
+
+
+def _save_outcomes(events: list[StripeEvent]) -> None:
+    """One UPDATE per distinct outcome (usually one or two per batch: Django's bulk_update would build a
+    CASE per field and row, which costs more than the events' own work)."""
+    groups: dict[tuple, list[int]] = {}
+    for event in events:
+        key = (event.status, event.last_error, event.waiting_for, event.processed_at, event.next_attempt_at)
+        groups.setdefault(key, []).append(event.pk)
+    for (status, last_error, waiting_for, processed_at, next_attempt_at), ids in groups.items():
+        StripeEvent.objects.filter(pk__in=ids).update(
+            status=status,
+            attempts=F("attempts") + 1,
+            last_error=last_error,
+            waiting_for=waiting_for,
+            processed_at=processed_at,
+            next_attempt_at=next_attempt_at,
+        )
 
 
 def inbox_drain(*, batch_size: int = 50, time_budget: float = DRAIN_SECONDS) -> DrainResult:
     """Process every due event, a batch per transaction. Safe to run in any number of workers at once.
     Stops after ``time_budget`` seconds and asks for another drain if work is left."""
+    _clear_drain_flag()  # from here on, a new event queues a new drain
     total = DrainResult()
     started = time.monotonic()
     while True:
@@ -227,12 +305,15 @@ def inbox_drain(*, batch_size: int = 50, time_budget: float = DRAIN_SECONDS) -> 
 def event_process(event_id: int, *, again: bool = False) -> str:
     """Process one event now (inline mode, a replay). A second caller waits for the first's lock and
     then finds the event done; with ``again`` a done event runs once more (handlers are idempotent)."""
-    with transaction.atomic(), batch_memo():
+    with batch_memo(), transaction.atomic():
         event = StripeEvent.objects.select_for_update().get(pk=event_id)
         if event.status in DONE and not again:
             return event.status
         status = _process_one(event)
         event.save(update_fields=UPDATE_FIELDS)
+        posted = set(remembered(("posted",), set))
+    if _after_commit(posted, {event.waiting_for} if status == EventStatus.WAITING else set()):
+        inbox_nudge()
     return status
 
 

@@ -43,7 +43,7 @@ from billing.services.ledger import ledger_post_once, ledger_reverse
 from billing.services.staff_tasks import task_open, task_resolve
 
 from . import types as t
-from .batch import remember, remembered
+from .batch import in_batch, remember, remembered
 from .customers import customer_by_stripe_id
 from .errors import WaitForObject, decline_message
 
@@ -96,36 +96,64 @@ def _patient_for(customer: StripeCustomer, metadata: dict) -> Patient:
     return customer.guarantor
 
 
-def _lock(model, *, stripe_id: str, defaults: dict, related: tuple[str, ...] = ()):
+def _lock(model, *, stripe_id: str, defaults: dict):
     """Our mirror row for a Stripe object, created if new and locked for this transaction. The INSERT
     skips a row that exists (ON CONFLICT DO NOTHING); when two workers create it at once, the second's
     INSERT waits for the first to commit, and its SELECT … FOR UPDATE then locks the first's row."""
     model.objects.bulk_create([model(stripe_id=stripe_id, **defaults)], ignore_conflicts=True)
-    return model.objects.select_for_update(of=("self",)).select_related(*related).get(stripe_id=stripe_id)
+    return model.objects.select_for_update().get(stripe_id=stripe_id)
 
 
-PAYMENT_RELATED = ("patient__household__guarantor", "patient__home_location", "guarantor")
+def _lock_payment(*, stripe_id: str, customer: StripeCustomer, defaults: dict) -> StripePayment:
+    row = _lock(StripePayment, stripe_id=stripe_id, defaults=defaults)
+    # Most payments are the guarantor's own: reuse the customer's already loaded guarantor (with its
+    # household and location) instead of loading it again per event.
+    if row.guarantor_id == customer.guarantor_id:
+        row.guarantor = customer.guarantor
+    if row.patient_id == customer.guarantor_id:
+        row.patient = customer.guarantor
+    return row
 
 
 def _wake_waiting(*ids: str) -> None:
-    """Events that waited for this object (a refund that came before its payment) can run now. Inside an
-    inbox batch the ids are noted for the batch's end (an event of the same batch may wait for them), and
-    the UPDATE is skipped when nothing was waiting when the batch began."""
-    ids = [i for i in ids if i]
-    posted = remembered(("posted",), set)
-    posted.update(ids)
-    if not ids or not remembered(("anyone_waiting",), _anyone_waiting):
+    """Events that waited for this object (a refund that came before its payment) can run now, once this
+    transaction has committed (see ``wake_waiting_for``). Inside an inbox batch the batch does it after
+    its commit, for everything it posted."""
+    ids = {i for i in ids if i}
+    if not ids:
         return
-    if StripeEvent.objects.filter(status=EventStatus.WAITING, waiting_for__in=ids).update(
+    posted = remembered(("posted",), set)
+    if in_batch():
+        posted.update(ids)
+    else:
+        transaction.on_commit(lambda: wake_waiting_for(ids) and _nudge())
+
+
+def _nudge() -> None:
+    from .inbox import inbox_nudge
+
+    inbox_nudge()
+
+
+def wake_waiting_for(ids: set[str]) -> int:
+    """Move events waiting for any of these objects back to the queue. Run after the commit that made
+    the objects visible; the waiting side re-checks after its own commit (``waiting_ready``), so one of
+    the two always sees the other, however two workers interleave."""
+    if not ids:
+        return 0
+    return StripeEvent.objects.filter(status=EventStatus.WAITING, waiting_for__in=list(ids)).update(
         status=EventStatus.RECEIVED, next_attempt_at=None
-    ):
-        from .inbox import inbox_nudge
-
-        inbox_nudge()
+    )
 
 
-def _anyone_waiting() -> bool:
-    return StripeEvent.objects.filter(status=EventStatus.WAITING).exists()
+def waiting_ready(waiting_for: set[str]) -> set[str]:
+    """Which of these awaited objects are payments on the ledger by now."""
+    if not waiting_for:
+        return set()
+    rows = StripePayment.objects.filter(ledger_entry__isnull=False).filter(
+        Q(stripe_id__in=waiting_for) | Q(payment_intent_id__in=waiting_for) | Q(charge_id__in=waiting_for)
+    )
+    return waiting_for & {ref for row in rows.values_list("stripe_id", "payment_intent_id", "charge_id") for ref in row}
 
 
 def _post_payment(row: StripePayment, *, amount_cents: int, when: datetime, memo: str, by: Actor) -> bool:
@@ -153,10 +181,9 @@ def invoice_apply(invoice: t.Invoice, *, by: Actor) -> StripePayment:
     failed collection attempt runs the failure handling once per attempt. Raises UnknownCustomer for an
     invoice of a customer that isn't ours (nothing written)."""
     customer = _customer(invoice.customer_id)
-    row = _lock(
-        StripePayment,
+    row = _lock_payment(
         stripe_id=invoice.id,
-        related=PAYMENT_RELATED,
+        customer=customer,
         defaults={
             "kind": PaymentKind.INVOICE,
             "customer": customer,
@@ -246,10 +273,9 @@ def intent_apply(
         return None
     customer = _customer(intent.customer_id)
     desk = intent.metadata.get("chairside_kind") == DESK_KIND
-    row = _lock(
-        StripePayment,
+    row = _lock_payment(
         stripe_id=intent.id,
-        related=PAYMENT_RELATED,
+        customer=customer,
         defaults={
             "kind": PaymentKind.PAYMENT_INTENT,
             "origin": PaymentOrigin.DESK if desk else PaymentOrigin.STRIPE,

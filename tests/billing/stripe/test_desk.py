@@ -279,3 +279,30 @@ class TestPages:
         assert too_much.status_code == 422 and "At most $30.00" in too_much.content.decode()
         done = client.post(url, {"amount": "10.00", "reason": "Goodwill", "attempt": attempt()})
         assert done.status_code == 302 and LedgerEntry.objects.get(kind="refund").amount_cents == 1000
+
+
+def test_a_card_that_needs_3d_secure_is_finished_in_the_browser_then_posted(stripe_local, family, front_desk):
+    parent, child = family
+    by = Actor.of(front_desk)
+    setup = desk.desk_setup_intent(patient=child, attempt=attempt(), by=by)
+    assert browser_enters_card(stripe_local.url, setup, number="4000002500003155").json()["status"] == "requires_action"
+    requests.post(
+        f"{stripe_local.url}/v1/setup_intents/{setup.id}/confirm",  # the cardholder says yes
+        json={"key": "pk_test_chairside", "client_secret": setup.client_secret},
+        timeout=5,
+    )
+    outcome = desk.desk_payment_take(
+        patient=child, amount_cents=7000, attempt=attempt(), setup_intent_id=setup.id, by=by
+    )
+    assert outcome.status == "requires_action" and outcome.client_secret.startswith(outcome.payment_intent_id)
+    assert not LedgerEntry.objects.filter(source="stripe").exists()
+    # What Stripe.js's confirmCardPayment does once the cardholder confirms at their bank:
+    requests.post(
+        f"{stripe_local.url}/v1/payment_intents/{outcome.payment_intent_id}/_authenticate?success=true",
+        json={"key": "pk_test_chairside", "client_secret": outcome.client_secret},
+        timeout=5,
+    )
+    finished = desk.desk_payment_finish(patient=child, payment_intent_id=outcome.payment_intent_id, by=by)
+    assert finished.status == "succeeded" and LedgerEntry.objects.get(source="stripe").amount_cents == -7000
+    with pytest.raises(ValidationError, match="isn't for this patient"):
+        desk.desk_payment_finish(patient=PatientFactory(), payment_intent_id=outcome.payment_intent_id, by=by)

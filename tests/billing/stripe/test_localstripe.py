@@ -144,3 +144,56 @@ def test_reconcile_command_prints_json(stripe_local, capsys):
 
     result = json.loads(capsys.readouterr().out)
     assert result["status"] == "discrepancies" and result["discrepancies"][0]["kind"] == "missing_in_ledger"
+
+
+@pytest.mark.django_db
+def test_sync_stripe_command_queues_and_processes_what_no_webhook_told_us(stripe_local, capsys):
+    subscribe(amount=1900)
+    call_command("sync_stripe", "--hours", "1")
+    out = capsys.readouterr().out
+    assert "1 new states queued" in out and "Processed 1" in out
+    assert stripe_entries().get().amount_cents == -1900
+    call_command("sync_stripe", "--since", practice_today().isoformat())
+    assert "0 new states queued" in capsys.readouterr().out
+
+
+def test_sync_stripe_command_says_when_stripe_is_unreachable(db):
+    with pytest.raises(CommandError, match="could not be reached"):
+        call_command("sync_stripe")
+
+
+@pytest.mark.django_db
+def test_a_customer_stripe_no_longer_has_is_made_again_and_audited(stripe_local):
+    guarantor = PatientFactory()
+    first = customer_ensure(guarantor=guarantor, by=SYSTEM)
+    stripe_local.wipe()  # as after a localstripe restart in the demo, or a deletion in the dashboard
+    again = customer_ensure(guarantor=guarantor, by=SYSTEM, verify=True)
+    assert again.pk == first.pk and again.stripe_id != first.stripe_id
+    assert gateway.customer_retrieve(again.stripe_id).metadata["chairside_guarantor_id"] == str(guarantor.pk)
+    assert AuditEvent.objects.filter(verb="stripe.customer.replaced", patient=guarantor).count() == 1
+
+
+@pytest.mark.django_db
+def test_scheduled_tasks_do_nothing_without_stripe_keys(settings):
+    from billing.stripe import tasks
+
+    settings.STRIPE_SECRET_KEY = ""
+    assert tasks.sync_recent() == "Stripe is not configured"
+    assert tasks.reconcile_daily() == "Stripe is not configured"
+
+
+@pytest.mark.django_db
+def test_schedules_exist_once_and_an_operators_change_is_kept():
+    from django_q.models import Schedule
+
+    from billing.stripe.schedules import ensure_schedules
+
+    ours = Schedule.objects.filter(func__startswith="billing.stripe.tasks.")
+    assert sorted(ours.values_list("func", flat=True)) == [
+        "billing.stripe.tasks.inbox_drain",
+        "billing.stripe.tasks.reconcile_daily",
+        "billing.stripe.tasks.sync_recent",
+    ]
+    ours.filter(func__endswith="sync_recent").update(minutes=15)
+    ensure_schedules()
+    assert ours.count() == 3 and ours.get(func__endswith="sync_recent").minutes == 15

@@ -37,3 +37,11 @@ def in_zone(value, zone_name: str):
 @register.filter
 def task_kind(value: str) -> str:
     return task_kind_label(value)
+
+
+@register.simple_tag(takes_context=True)
+def nav_active(context, url: str) -> str:
+    """'active' when the current page is this nav item's page or below it (Today only on itself)."""
+    path = context["request"].path
+    home = url.rstrip("/").count("/") <= 1
+    return "active" if path == url or (not home and path.startswith(url)) else ""

@@ -3,6 +3,7 @@ from zoneinfo import ZoneInfo
 from django import template
 from django.utils import timezone
 
+from billing.money import format_cents
 from billing.registry import task_kind_label
 from billing.validators import format_phone
 
@@ -14,11 +15,7 @@ def cents(value, sign: str = "") -> str:
     """Integer cents as dollars: 123456 → "$1,234.56", -500 → "−$5.00". ``|cents:"+"`` shows "+" too."""
     if value is None or value == "":
         return ""
-    value = int(value)
-    text = f"${abs(value) // 100:,}.{abs(value) % 100:02d}"
-    if value < 0:
-        return f"−{text}"
-    return f"+{text}" if sign == "+" and value > 0 else text
+    return format_cents(value, plus=sign == "+")
 
 
 @register.filter

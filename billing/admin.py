@@ -2,6 +2,7 @@
 everywhere: no add, change or delete, whoever asks."""
 
 from django.contrib import admin
+from django.db import models
 
 from billing.models import AuditEvent, Household, LedgerEntry, Location, Message, Patient, Practice, StaffTask
 
@@ -20,6 +21,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Practice)
 class PracticeAdmin(admin.ModelAdmin):
     list_display = ["legal_name", "display_name", "time_zone", "email", "phone"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request):
         return not Practice.objects.exists()

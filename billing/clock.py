@@ -7,9 +7,9 @@ from django.utils import timezone
 
 
 def practice_zone() -> ZoneInfo:
-    from billing.selectors.practice import practice_get
+    from billing.selectors.practice import practice_time_zone
 
-    return ZoneInfo(practice_get().time_zone)
+    return ZoneInfo(practice_time_zone())
 
 
 def practice_today() -> date:

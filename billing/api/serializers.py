@@ -1,11 +1,14 @@
 """API shapes. Writes go through billing services; serializers only parse and present."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import ContactChannel, EntryKind, Household, LedgerEntry, Location, Patient
 from billing.validators import parse_cents
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class StrictCentsField(serializers.Field):
     """Integer cents only: 1250 is $12.50; 12.5, "12.50" and true are refused with a clear message."""
 

@@ -1,6 +1,5 @@
 """/api/v1/: patients, households, the ledger. Thin: parse with a serializer, call a service or selector."""
 
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -8,11 +7,16 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from billing.actors import Actor
-from billing.models import EntrySource, Household, LedgerEntry, Patient
+from billing.models import EntrySource, LedgerEntry, Patient
 from billing.selectors.ledger import patient_balance, patient_ledger
 from billing.selectors.patients import households_with_members, patient_search
 from billing.services.ledger import ledger_post, ledger_reverse
-from billing.services.patients import household_create, household_set_guarantor, patient_create, patient_update
+from billing.services.patients import (
+    household_create,
+    household_update,
+    patient_create,
+    patient_update,
+)
 
 from .permissions import IsConsoleUser, IsManager
 from .serializers import (
@@ -111,7 +115,7 @@ class PatientViewSet(
     def _validated(serializer_class, data):
         serializer = serializer_class(data=data)
         serializer.is_valid(raise_exception=True)
-        return {k: v for k, v in serializer.validated_data.items() if v is not None or k != "effective_date"}
+        return dict(serializer.validated_data)
 
 
 @extend_schema(tags=["households"])
@@ -127,27 +131,22 @@ class HouseholdViewSet(
     def get_queryset(self):
         return households_with_members()
 
-    @transaction.atomic
     def perform_create(self, serializer):
-        by = Actor.of(self.request.user)
-        household = household_create(name=serializer.validated_data.get("name", ""), by=by)
-        guarantor = serializer.validated_data.get("guarantor")
-        if guarantor is not None:
-            household = household_set_guarantor(household=household, guarantor=guarantor, by=by)
-        serializer.instance = household
+        if serializer.validated_data.get("guarantor") is not None:
+            raise serializers.ValidationError(
+                {"guarantor": "A new household has no members yet; its first member becomes its guarantor."}
+            )
+        serializer.instance = household_create(
+            name=serializer.validated_data.get("name", ""), by=Actor.of(self.request.user)
+        )
 
-    @transaction.atomic
     def perform_update(self, serializer):
-        household: Household = serializer.instance
-        by = Actor.of(self.request.user)
-        guarantor = serializer.validated_data.get("guarantor")
-        if guarantor is not None and guarantor.pk != household.guarantor_id:
-            household = household_set_guarantor(household=household, guarantor=guarantor, by=by)
-        name = serializer.validated_data.get("name")
-        if name and name != household.name:
-            household.name = name
-            household.save(update_fields=["name"])
-        serializer.instance = household
+        serializer.instance = household_update(
+            household=serializer.instance,
+            by=Actor.of(self.request.user),
+            name=serializer.validated_data.get("name"),
+            guarantor=serializer.validated_data.get("guarantor"),
+        )
 
 
 @extend_schema(tags=["ledger"])

@@ -100,7 +100,9 @@ class LedgerEntry(AppendOnlyModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount_cents}¢ on {self.effective_date} (#{self.pk})"
+        from billing.money import format_cents
+
+        return f"{self.get_kind_display()} {format_cents(self.amount_cents)} on {self.effective_date} (#{self.pk})"
 
     @property
     def posted_by_label(self) -> str:

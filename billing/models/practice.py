@@ -39,6 +39,14 @@ class Practice(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        from django.core.cache import cache
+
+        from billing.selectors.practice import TIME_ZONE_CACHE_KEY
+
+        cache.delete(TIME_ZONE_CACHE_KEY)
+
     @property
     def name(self) -> str:
         return self.display_name or self.legal_name

@@ -1,4 +1,8 @@
+from django.core.cache import cache
+
 from billing.models import Location, Practice
+
+TIME_ZONE_CACHE_KEY = "chairside:practice-time-zone"
 
 
 def practice_get() -> Practice:
@@ -10,3 +14,8 @@ def practice_get() -> Practice:
 
 def locations_active():
     return Location.objects.filter(is_active=True).order_by("name")
+
+
+def practice_time_zone() -> str:
+    """The practice's zone name, cached (read on every request); Practice.save clears the cache."""
+    return cache.get_or_set(TIME_ZONE_CACHE_KEY, lambda: practice_get().time_zone, timeout=300)

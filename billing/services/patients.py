@@ -171,6 +171,29 @@ def _move_household(patient: Patient, new_household: Household) -> None:
 
 
 @transaction.atomic
+def household_update(
+    *, household: Household, by: Actor, name: str | None = None, guarantor: Patient | None = None, reason: str = ""
+) -> Household:
+    """Rename a household and/or make another member its guarantor, as one change."""
+    if guarantor is not None and guarantor.pk != household.guarantor_id:
+        household = household_set_guarantor(household=household, guarantor=guarantor, by=by, reason=reason)
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ValidationError({"name": "This field is required."})
+        locked = Household.objects.select_for_update().get(pk=household.pk)
+        if name != locked.name:
+            before = snapshot(locked, ["name"])
+            locked.name = name[:150]
+            locked.save(update_fields=["name"])
+            audit_record(
+                actor=by, verb="household.renamed", target=locked, before=before, after=snapshot(locked, ["name"])
+            )
+        household = locked
+    return household
+
+
+@transaction.atomic
 def household_set_guarantor(*, household: Household, guarantor: Patient, by: Actor, reason: str = "") -> Household:
     """Make a member the one who pays. Future entries bill to them; past entries keep their guarantor."""
     locked = Household.objects.select_for_update().get(pk=household.pk)

@@ -7,9 +7,13 @@ from django.shortcuts import render
 from django_ratelimit.decorators import ratelimit
 
 
+def login_rate(group, request) -> str:
+    return settings.LOGIN_RATE  # read per request, so the setting can change without a restart
+
+
 def rate_limited_login(view):
-    view = ratelimit(key="post:username", rate=settings.LOGIN_RATE, method="POST", block=True)(view)
-    return ratelimit(key="ip", rate=settings.LOGIN_RATE, method="POST", block=True)(view)
+    view = ratelimit(key="post:username", rate=login_rate, method="POST", block=True)(view)
+    return ratelimit(key="ip", rate=login_rate, method="POST", block=True)(view)
 
 
 login = rate_limited_login(auth_views.LoginView.as_view(redirect_authenticated_user=True))

@@ -1,7 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
 from billing.actors import Actor
@@ -125,8 +124,7 @@ def reverse_entry(request, pk: int, entry_id: int):
     form = ReversalForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                reversal = ledger_reverse(entry=entry, by=Actor.of(request.user), reason=form.cleaned_data["reason"])
+            reversal = ledger_reverse(entry=entry, by=Actor.of(request.user), reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:

@@ -26,3 +26,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # threads at once, and Django shares ONE connection between threads for an in-memory database (its docs warn
     # that this fails at random); a file gives every thread its own connection and SQLite's locking.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test_chairside.sqlite3")}  # noqa: F405
+# Message templates used only by the tests.
+TEMPLATES[0]["DIRS"].append(BASE_DIR / "tests" / "templates")  # noqa: F405

@@ -1,0 +1,98 @@
+import pytest
+from django.core import mail
+
+from billing.actors import Actor
+from billing.models import Channel, ContactChannel, Message, MessageStatus
+from billing.notifications import sms
+from billing.notifications.services import message_deliver, notify
+from tests.billing.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+JOB = Actor.system_component("tests")
+
+
+def send(patient, **kw):
+    return notify(
+        template="billing/test_notice",
+        context={"first_name": patient.first_name, "line": "See you soon."},
+        patient=patient,
+        by=JOB,
+        **kw,
+    )
+
+
+def test_email_goes_out_after_commit_and_is_logged(django_capture_on_commit_callbacks):
+    patient = PatientFactory(preferred_channel=ContactChannel.EMAIL)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = send(patient)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT and message.sent_at is not None
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [patient.email]
+    assert "See you soon." in mail.outbox[0].body
+    assert message.context == {"first_name": patient.first_name, "line": "See you soon."}
+
+
+def test_nothing_is_sent_when_the_transaction_rolls_back(django_capture_on_commit_callbacks):
+    patient = PatientFactory()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        send(patient)
+    assert len(callbacks) == 1  # queued for commit, not sent inline
+    assert mail.outbox == []
+
+
+def test_sms_when_the_patient_prefers_texts(django_capture_on_commit_callbacks):
+    patient = PatientFactory(preferred_channel=ContactChannel.SMS)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = send(patient)
+    assert message.channel == Channel.SMS
+    assert [s.to for s in sms.outbox] == [patient.phone]
+    assert sms.outbox[0].body.endswith("See you soon.")
+    assert mail.outbox == []
+
+
+def test_patient_who_wants_no_messages_is_logged_not_contacted(django_capture_on_commit_callbacks):
+    patient = PatientFactory(preferred_channel=ContactChannel.NONE)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = send(patient)
+    assert message.status == MessageStatus.SUPPRESSED
+    assert mail.outbox == [] and sms.outbox == []
+
+
+def test_missing_address_is_logged_with_the_reason(django_capture_on_commit_callbacks):
+    patient = PatientFactory(email="", preferred_channel=ContactChannel.EMAIL)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = send(patient)
+    assert message.status == MessageStatus.SUPPRESSED and "email" in message.error
+
+
+def test_dedupe_key_sends_once(django_capture_on_commit_callbacks):
+    patient = PatientFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = send(patient, dedupe_key="reminder-1")
+        second = send(patient, dedupe_key="reminder-1")
+    assert first.pk == second.pk
+    assert len(mail.outbox) == 1
+
+
+def test_a_message_is_delivered_once_even_if_the_job_runs_twice(django_capture_on_commit_callbacks):
+    patient = PatientFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        message = send(patient)
+    assert message_deliver(message.pk) == "not queued"
+    assert len(mail.outbox) == 1
+
+
+def test_a_carrier_failure_is_recorded_on_the_message(settings, django_capture_on_commit_callbacks):
+    settings.SMS_BACKEND = "tests.billing.test_notifications.BrokenSms"
+    patient = PatientFactory(preferred_channel=ContactChannel.SMS)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = send(patient)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED and "carrier down" in message.error
+    assert Message.objects.count() == 1
+
+
+class BrokenSms(sms.BaseSmsBackend):
+    def send(self, *, to, body):
+        raise sms.SmsError("carrier down")

@@ -12,11 +12,22 @@ pytestmark = pytest.mark.django_db
 def test_every_billing_model_has_a_working_admin_list_search_and_detail(manager_client):
     entry = LedgerEntryFactory()
     StaffTaskFactory(patient=entry.patient)
-    notify(template="billing/test_notice", context={"first_name": "A", "line": "x"}, patient=entry.patient,
-           by=Actor.system_component("tests"))
+    notify(
+        template="billing/test_notice",
+        context={"first_name": "A", "line": "x"},
+        patient=entry.patient,
+        by=Actor.system_component("tests"),
+    )
     models = [m for m in admin.site._registry if m._meta.app_label == "billing"]
     assert {m.__name__ for m in models} >= {
-        "Practice", "Location", "Household", "Patient", "LedgerEntry", "StaffTask", "AuditEvent", "Message"
+        "Practice",
+        "Location",
+        "Household",
+        "Patient",
+        "LedgerEntry",
+        "StaffTask",
+        "AuditEvent",
+        "Message",
     }
     for model in models:
         opts = model._meta

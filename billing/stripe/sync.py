@@ -27,6 +27,7 @@ from billing.services.audit import audit_record
 
 from . import gateway
 from . import types as t
+from .errors import StripeObjectMissing
 from .inbox import inbox_nudge
 
 OPEN_STATES = ("draft", "open", "uncollectible", "requires_action", "requires_confirmation", "processing")
@@ -183,10 +184,13 @@ def sync_recent(*, since: datetime, by: Actor) -> SyncResult:
         .values_list("stripe_id", "kind")[:RECHECK_LIMIT]
     )
     for stripe_id, kind in older_open:
-        if kind == "invoice":
-            invoices.append(gateway.invoice_retrieve(stripe_id))
-        else:
-            intents.append(gateway.payment_intent_retrieve(stripe_id))
+        try:
+            if kind == "invoice":
+                invoices.append(gateway.invoice_retrieve(stripe_id))
+            else:
+                intents.append(gateway.payment_intent_retrieve(stripe_id))
+        except StripeObjectMissing:  # deleted at Stripe (or a demo's localstripe restarted): nothing to sync
+            continue
     return sync_record(invoices=invoices, intents=intents, refunds=refunds, by=by)
 
 

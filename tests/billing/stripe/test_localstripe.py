@@ -197,3 +197,29 @@ def test_schedules_exist_once_and_an_operators_change_is_kept():
     ours.filter(func__endswith="sync_recent").update(minutes=15)
     ensure_schedules()
     assert ours.count() == 3 and ours.get(func__endswith="sync_recent").minutes == 15
+
+
+@pytest.mark.django_db
+def test_sync_rechecks_old_open_invoices_and_skips_ones_stripe_no_longer_has(stripe_local):
+    from billing.models import PaymentKind
+
+    from .conftest import StripeCustomerFactory
+
+    guarantor, customer, sub = subscribe(card="pm_card_chargeCustomerFail")  # an open invoice at Stripe
+    invoice_id = gateway.invoices_for_subscription(sub.id)[0].id
+    gone = StripeCustomerFactory()
+    long_ago = timezone.now() - timedelta(days=20)
+    for stripe_id, owner in [(invoice_id, customer), ("in_gone", gone)]:
+        StripePayment.objects.create(
+            stripe_id=stripe_id,
+            kind=PaymentKind.INVOICE,
+            customer=owner,
+            guarantor=owner.guarantor,
+            patient=owner.guarantor,
+            status="open",
+            stripe_created=long_ago,
+        )
+    result = sync_recent(since=timezone.now() + timedelta(minutes=1), by=SYSTEM)  # lists nothing: only the recheck
+    assert result.queued == 1  # the real one, now seen failing; the missing one is skipped
+    inbox_drain()
+    assert StaffTask.objects.filter(kind="stripe.payment_failed").count() == 1

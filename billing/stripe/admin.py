@@ -4,6 +4,7 @@ inbox events can be replayed from the list."""
 from django.contrib import admin, messages
 
 from billing.actors import Actor
+from billing.admin import ReadOnlyAdmin
 from billing.models import (
     StripeCustomer,
     StripeDispute,
@@ -12,17 +13,6 @@ from billing.models import (
     StripeReconciliation,
     StripeRefund,
 )
-
-
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(StripeCustomer)
@@ -37,7 +27,7 @@ class StripeCustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(_ReadOnly):
+class StripeEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "type", "stripe_id", "source", "status", "attempts", "object_id"]
     list_filter = ["status", "source", "type"]
     search_fields = ["stripe_id", "object_id", "customer_id"]
@@ -58,7 +48,7 @@ class StripeEventAdmin(_ReadOnly):
 
 
 @admin.register(StripePayment)
-class StripePaymentAdmin(_ReadOnly):
+class StripePaymentAdmin(ReadOnlyAdmin):
     list_display = [
         "stripe_id",
         "kind",
@@ -75,7 +65,7 @@ class StripePaymentAdmin(_ReadOnly):
 
 
 @admin.register(StripeRefund)
-class StripeRefundAdmin(_ReadOnly):
+class StripeRefundAdmin(ReadOnlyAdmin):
     list_display = ["stripe_id", "payment", "status", "amount_cents", "ledger_entry", "created_at"]
     list_filter = ["status"]
     search_fields = ["stripe_id", "payment__stripe_id"]
@@ -83,13 +73,13 @@ class StripeRefundAdmin(_ReadOnly):
 
 
 @admin.register(StripeDispute)
-class StripeDisputeAdmin(_ReadOnly):
+class StripeDisputeAdmin(ReadOnlyAdmin):
     list_display = ["stripe_id", "payment", "status", "reason", "amount_cents", "evidence_due_by"]
     list_filter = ["status", "reason"]
     list_select_related = ["payment"]
 
 
 @admin.register(StripeReconciliation)
-class StripeReconciliationAdmin(_ReadOnly):
+class StripeReconciliationAdmin(ReadOnlyAdmin):
     list_display = ["started_at", "since", "until", "status", "discrepancy_count", "fixed_count", "run_by"]
     list_filter = ["status"]

@@ -20,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing.actors import Actor
+from billing.clock import practice_today
 from billing.models import (
     AuditEvent,
     EntryKind,
@@ -36,6 +37,8 @@ from billing.models import (
 from billing.registry import register_stripe_handler, unregister_stripe_handler
 from billing.stripe import gateway
 from billing.stripe.inbox import event_process, inbox_drain
+from billing.stripe.payments import intent_apply, invoice_apply, refund_apply
+from billing.stripe.reconcile import StripeSide, reconcile_compare
 from billing.stripe.sync import sync_record
 from tests.conftest import postgres_only
 
@@ -383,3 +386,32 @@ def test_worker_killed_mid_batch_leaves_every_event_to_be_processed_exactly_once
     inbox_drain()  # the restarted worker
     assert set(StripeEvent.objects.values_list("status", "attempts")) == {(EventStatus.PROCESSED, 1)}
     assert stripe_entries().count() == total
+
+
+@pytest.mark.django_db
+def test_reconciliation_compare_makes_the_same_queries_for_3_and_30_payments(django_assert_num_queries):
+    by = Actor.system_component("tests")
+
+    def paid_and_posted(n):
+        invoices, intents, refunds = [], [], []
+        for _ in range(n):
+            customer = StripeCustomerFactory()
+            inv = gateway.parse_invoice(p.invoice(customer=customer.stripe_id))
+            pi = gateway.parse_payment_intent(p.payment_intent(customer=customer.stripe_id))
+            invoice_apply(inv, by=by)
+            intent_apply(pi, by=by)
+            refund = gateway.parse_refund(p.refund(payment_intent=pi.id, amount=500))
+            refund_apply(refund, by=by)
+            invoices.append(inv), intents.append(pi), refunds.append(refund)
+        return invoices, intents, refunds
+
+    today = practice_today()
+    small = StripeSide(*paid_and_posted(3), looked_up={})
+    with CaptureQueriesContext(connection) as ctx:
+        found, counts = reconcile_compare(since=today, until=today, side=small)
+    assert found == [] and counts["stripe_payments"] == 6 and counts["stripe_refunds"] == 3
+    more = paid_and_posted(30)
+    large = StripeSide(small.invoices + more[0], small.intents + more[1], small.refunds + more[2], looked_up={})
+    with django_assert_num_queries(len(ctx)):
+        found, counts = reconcile_compare(since=today, until=today, side=large)
+    assert found == [] and counts["stripe_payments"] == 66 and counts["ledger_entries"] == 99

@@ -228,3 +228,17 @@ class TestFeatureHandlers:
         evt = p.event("balance.available", {"id": "bal_2", "object": "balance", "note": "ünïcode"})
         post_event(evt)
         assert json.loads(StripeEvent.objects.get().payload) == evt
+
+
+def test_invoice_payment_failed_webhook_runs_the_failure_handling_once_per_attempt(post_event, customer):
+    failure = {"code": "card_declined", "decline_code": "expired_card", "message": "Your card has expired."}
+    first = p.invoice(customer=customer.stripe_id, status="open", attempt_count=1, failure=failure)
+    post_event(p.event("invoice.payment_failed", first))
+    post_event(p.event("invoice.payment_failed", first))  # Stripe's retry of the delivery: a new event id
+    task = StaffTask.objects.get(kind="stripe.payment_failed")
+    assert "The card has expired" in task.detail and task.patient == customer.guarantor
+    second = {**first, "attempt_count": 2}
+    post_event(p.event("invoice.payment_failed", second))
+    assert StaffTask.objects.filter(kind="stripe.payment_failed").count() == 2  # a new attempt, a new task
+    assert AuditEvent.objects.filter(verb="stripe.payment_failed").count() == 2
+    assert not stripe_entries().exists()

@@ -16,6 +16,9 @@ class SchedulingConfig(AppConfig):
 
 
 def _after_migrate(sender, using, **kwargs):
+    """Re-assert what a flush (the test runner's) removes: the settings row and the job schedules."""
     from .schedules import ensure_schedules
+    from .selectors.settings import scheduling_settings
 
+    scheduling_settings()
     ensure_schedules()

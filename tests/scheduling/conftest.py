@@ -8,6 +8,7 @@ import pytest
 import time_machine
 
 from scheduling.selectors.availability import local_to_utc
+from scheduling.selectors.settings import scheduling_settings
 from scheduling.services.booking import Requester
 from tests.billing.factories import LocationFactory
 from tests.scheduling.factories import AppointmentTypeFactory, OperatoryFactory, ProviderFactory, WorkingHoursFactory
@@ -45,6 +46,7 @@ def clinic(db):
         OperatoryFactory(location=location, name="Op 2", sort_order=2),
     ]
     cleaning = AppointmentTypeFactory(name="Cleaning", duration_minutes=60, buffer_after_minutes=10)
+    scheduling_settings()  # the row a migration creates (a transactional test's flush removes it)
     return SimpleNamespace(location=location, providers=providers, operatories=operatories, type=cleaning)
 
 

@@ -1,7 +1,7 @@
 """Run scheduling jobs by hand (the same functions the django-q2 schedules run). Safe to run at any
 time, even while the schedules fire: every job claims its work, so nothing is done twice."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from scheduling import schedules
 from scheduling.models import ReminderNotice, ReminderStatus
@@ -15,7 +15,7 @@ class Command(BaseCommand):
     help = "Run scheduling jobs now: reminders, holds, recall, reconciliation (default: all)."
 
     def add_arguments(self, parser):
-        parser.add_argument("jobs", nargs="*", choices=[*JOBS, "all"], help="Which jobs (default: all).")
+        parser.add_argument("jobs", nargs="*", help=f"Any of {', '.join(JOBS)} or all (default: all).")
         parser.add_argument(
             "--send-now", action="store_true", help="Send due reminders in this process instead of queueing them."
         )
@@ -27,6 +27,9 @@ class Command(BaseCommand):
         if options["ensure_schedules"]:
             self.stdout.write(f"schedules created: {schedules.ensure_schedules()}")
             return
+        unknown = set(options["jobs"]) - {*JOBS, "all"}
+        if unknown:
+            raise CommandError(f"Unknown job(s): {', '.join(sorted(unknown))}. Choose from {', '.join(JOBS)} or all.")
         wanted = JOBS if not options["jobs"] or "all" in options["jobs"] else options["jobs"]
         if "holds" in wanted:
             result = job_services.holds_sweep()

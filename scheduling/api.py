@@ -27,6 +27,7 @@ from scheduling.services import transitions
 from scheduling.services.booking import Requester, SlotTaken, appointment_book, appointment_move, hold_place
 
 MAX_DAYS = 31
+RATE_GROUP = "scheduling.public-submit"  # shared with the booking pages (scheduling/views/public.py)
 
 
 # --- shapes ------------------------------------------------------------------------------------------------
@@ -260,7 +261,7 @@ class BookingCreateView(_Public):
     )
     def post(self, request):
         if settings.RATELIMIT_ENABLE and is_ratelimited(
-            request, group="scheduling.booking", key="ip", rate=settings.BOOKING_RATE, method="POST", increment=True
+            request, group=RATE_GROUP, key="ip", rate=settings.BOOKING_RATE, method="POST", increment=True
         ):
             raise exceptions.Throttled(detail="Too many booking requests from this address. Try again later.")
         serializer = BookingCreateSerializer(data=request.data)

@@ -4,7 +4,7 @@ render. Every page needs the console role."""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -36,10 +36,13 @@ from scheduling.services.booking import SlotTaken, appointment_book, appointment
 
 
 def _pick_location(request: HttpRequest) -> Location | None:
+    """The location asked for, else the one used last (kept in the session), else the first. The active
+    locations are left on ``request.calendar_locations`` for the page's picker (one query)."""
     slug = request.GET.get("location") or request.POST.get("location") or request.session.get("calendar_location")
     locations = list(locations_active())
+    request.calendar_locations = locations
     chosen = next((loc for loc in locations if loc.slug == slug), None) or (locations[0] if locations else None)
-    if chosen is not None:
+    if chosen is not None and request.session.get("calendar_location") != chosen.slug:
         request.session["calendar_location"] = chosen.slug
     return chosen
 
@@ -60,7 +63,7 @@ def day(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "scheduling/console/day.html",
-        {"view": view, "locations": locations_active(), "quarters": _quarters(view.first_hour, view.last_hour)},
+        {"view": view, "locations": request.calendar_locations, "quarters": _quarters(view.first_hour, view.last_hour)},
     )
 
 
@@ -309,7 +312,7 @@ def book(request: HttpRequest, patient_pk: int | None = None) -> HttpResponse:
         {
             "form": form,
             "location": location,
-            "locations": locations_active(),
+            "locations": request.calendar_locations,
             "patient": patient,
             "q": q,
             "found": found,
@@ -333,7 +336,7 @@ def recall(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "scheduling/console/recall.html",
-        {"lists": recall_lists(location=location), "location": location, "locations": locations_active()},
+        {"lists": recall_lists(location=location), "location": location, "locations": request.calendar_locations},
     )
 
 
@@ -348,5 +351,5 @@ def reconciliation_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "scheduling/console/reconciliation.html",
-        {"report": report, "locations": locations_active(), "sent": sent, "midnight": time(0)},
+        {"report": report, "locations": request.calendar_locations, "sent": sent},
     )

@@ -43,10 +43,23 @@ from scheduling.services.transitions import appointment_cancel
 
 MANAGE_LINK = Actor.system_component("scheduling.manage-link")
 DAYS_SHOWN = 14
+RATE_GROUP = "scheduling.public-submit"
+
+
+def _render(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    """Render with the location's time zone active, so every time on the page is the location's wall clock."""
+    location = context.get("location")
+    with timezone.override(location.zone if isinstance(location, Location) else None):
+        return render(request, template, context, status=status)
+
+
+def _booking_rate(group, request) -> str:
+    return settings.BOOKING_RATE  # read per request, so operators (and tests) can change it
 
 
 def _limit(view):
-    return ratelimit(key="ip", rate=settings.BOOKING_RATE, method="POST", block=True)(view)
+    # One budget per address across every public submission (pages and the bookings API).
+    return ratelimit(group=RATE_GROUP, key="ip", rate=_booking_rate, method="POST", block=True)(view)
 
 
 def _location(slug: str) -> Location:
@@ -94,7 +107,7 @@ def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
     chosen = next((t for t in types if str(t.pk) == str(type_id)), None)
     context = {"location": location, "types": types, "type": chosen, "zone": location.zone}
     if chosen is None:
-        return render(request, "scheduling/public/choose_service.html", context)
+        return _render(request, "scheduling/public/choose_service.html", context)
     if request.method == "POST":
         return _submit(request, location=location, appointment_type=chosen, context=context)
 
@@ -116,8 +129,8 @@ def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
             raise Http404("No such time.")
         form = BookingForm(initial={"slot": slot_key, "idempotency_key": new_idempotency_key()})
         context.update({"form": form, "provider": provider, "start": start.astimezone(location.zone)})
-        return render(request, "scheduling/public/details.html", context)
-    return render(request, "scheduling/public/choose_time.html", context)
+        return _render(request, "scheduling/public/details.html", context)
+    return _render(request, "scheduling/public/choose_time.html", context)
 
 
 def _submit(request: HttpRequest, *, location: Location, appointment_type: AppointmentType, context: dict):
@@ -161,12 +174,12 @@ def _submit(request: HttpRequest, *, location: Location, appointment_type: Appoi
             form = BookingForm(fresh)
             form.is_valid()
             context.update({"form": form, "taken": True, "alternatives": result.alternatives})
-            return render(request, "scheduling/public/details.html", context, status=409)
-    return render(request, "scheduling/public/details.html", context, status=422)
+            return _render(request, "scheduling/public/details.html", context, status=409)
+    return _render(request, "scheduling/public/details.html", context, status=422)
 
 
 def thanks(request: HttpRequest, slug: str) -> HttpResponse:
-    return render(request, "scheduling/public/thanks.html", {"location": _location(slug)})
+    return _render(request, "scheduling/public/thanks.html", {"location": _location(slug)})
 
 
 def received(request: HttpRequest, token: str) -> HttpResponse:
@@ -178,7 +191,7 @@ def received(request: HttpRequest, token: str) -> HttpResponse:
         BookingRequest.objects.select_related("location", "appointment_type", "provider"), pk=pk
     )
     zone = booking.location.zone
-    return render(
+    return _render(
         request,
         "scheduling/public/received.html",
         {"booking": booking, "location": booking.location, "start": booking.requested_start.astimezone(zone)},
@@ -188,7 +201,7 @@ def received(request: HttpRequest, token: str) -> HttpResponse:
 def _bad_link(request: HttpRequest, exc: links.LinkError) -> HttpResponse:
     from billing.selectors.practice import practice_get
 
-    return render(
+    return _render(
         request,
         "scheduling/public/bad_link.html",
         {"expired": exc.expired, "practice": practice_get()},
@@ -237,7 +250,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             patient_id=appointment.patient_id, appointment=appointment, status=AsapStatus.WAITING
         ).exists()
     )
-    return render(
+    return _render(
         request,
         "scheduling/public/manage.html",
         {
@@ -300,7 +313,7 @@ def reschedule(request: HttpRequest, token: str) -> HttpResponse:
             "zone": location.zone,
         }
     )
-    return render(request, "scheduling/public/reschedule.html", context, status=status)
+    return _render(request, "scheduling/public/reschedule.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -320,7 +333,7 @@ def asap_offer(request: HttpRequest, token: str) -> HttpResponse:
         offer.refresh_from_db()
         if result.won and result.appointment is not None:
             manage_url = reverse("booking:manage", args=[links.make_token(links.MANAGE, result.appointment.pk)])
-            return render(
+            return _render(
                 request,
                 "scheduling/public/offer.html",
                 {"offer": offer, "outcome": outcome, "manage_url": manage_url, **offer_context(offer)},
@@ -328,7 +341,7 @@ def asap_offer(request: HttpRequest, token: str) -> HttpResponse:
     elif offer.status != OfferStatus.OFFERED:
         outcome = "won" if offer.status == OfferStatus.ACCEPTED else "gone"
     status = 409 if outcome == "gone" else 200
-    return render(
+    return _render(
         request,
         "scheduling/public/offer.html",
         {"offer": offer, "outcome": outcome, **offer_context(offer)},

@@ -29,7 +29,7 @@ class OperatoryFactory(factory.django.DjangoModelFactory):
         model = Operatory
 
     location = factory.SubFactory(LocationFactory)
-    name = factory.Sequence(lambda n: f"Op {n}")
+    name = factory.Sequence(lambda n: f"Room {n}")
 
 
 class AppointmentTypeFactory(factory.django.DjangoModelFactory):

@@ -153,6 +153,7 @@ class StaffBookingSerializer(serializers.Serializer):
     operatory = serializers.PrimaryKeyRelatedField(queryset=Operatory.objects.filter(is_active=True), required=False)
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     override_hours = serializers.BooleanField(default=False)
+    notify_patient = serializers.BooleanField(default=True)
 
 
 class MoveSerializer(serializers.Serializer):

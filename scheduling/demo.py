@@ -18,13 +18,14 @@ from scheduling.models import (
     AppointmentStatus,
     AppointmentType,
     Block,
+    BookingRequest,
     Operatory,
     Provider,
     WorkingHours,
 )
 from scheduling.selectors.availability import local_to_utc, online_slots
 from scheduling.services.booking import Requester, SlotTaken, appointment_book, hold_place
-from scheduling.services.transitions import appointment_complete
+from scheduling.services.transitions import appointment_complete, appointment_no_show
 
 SEEDER = Actor.system_component("seed_demo")
 
@@ -134,43 +135,63 @@ def _blocks(locations: dict[str, Location]) -> None:
 
 
 def _appointments(rng, locations, providers, types) -> int:
+    """Fill each provider's days: fuller this week than later, completed in the past (recall types then set
+    the next recall), the odd no-show."""
     patients = list(Patient.objects.filter(external_id__startswith="DEMO-").order_by("id"))
     if not patients:
         return 0
     made = 0
-    cleaning = types["Cleaning & checkup"]
+    dentist_work = [types["Crown preparation"], types["Consultation"], types["Emergency visit"]]
     for slug, location in locations.items():
         zone = location.zone
         today = timezone.now().astimezone(zone).date()
         here = [p for p in patients if p.home_location_id == location.pk] or patients
-        for offset in range(-10, 12):
+        for offset in range(-10, 15):
             day = today + timedelta(days=offset)
+            fill = 0.6 if offset < 7 else 0.35
             for provider in providers.values():
                 if day.weekday() not in ROTA[provider.name].get(slug, []):
                     continue
-                t = cleaning if provider.kind == Provider.Kind.HYGIENIST else types["Crown preparation"]
-                for hour in (8, 9, 10, 13, 14, 15):
-                    if rng.random() > 0.6:
-                        continue
-                    patient = rng.choice(here)
-                    start = local_to_utc(day, time(hour, 30 if hour == 8 else 0), zone)
-                    key = f"demo-{slug}-{day.isoformat()}-{provider.pk}-{hour}"
-                    existed = Appointment.objects.filter(idempotency_key=key).exists()
-                    try:
-                        appt = appointment_book(
-                            location=location,
-                            appointment_type=t,
-                            provider=provider,
-                            start=start,
-                            patient=patient,
-                            by=SEEDER,
-                            idempotency_key=key,
+                prefix = f"demo-{slug}-{day.isoformat()}-{provider.pk}-"
+                if Appointment.objects.filter(idempotency_key__startswith=prefix).exists():
+                    continue  # seeded by an earlier run: leave that day as it is (safe to run again)
+                for opens, closes in ((8 * 60, 12 * 60), (13 * 60, 17 * 60)):
+                    minute = opens
+                    while minute < closes:
+                        t = (
+                            types["Cleaning & checkup"]
+                            if provider.kind == Provider.Kind.HYGIENIST
+                            else rng.choice(dentist_work)
                         )
-                    except SlotTaken:
-                        continue
-                    made += not existed
-                    if offset < 0 and appt.status == AppointmentStatus.CONFIRMED:
-                        appointment_complete(appointment=appt, by=SEEDER)
+                        if minute + t.duration_minutes > closes:
+                            break
+                        if rng.random() > fill:
+                            minute += 30
+                            continue
+                        start = local_to_utc(day, time(minute // 60, minute % 60), zone)
+                        key = f"{prefix}{minute}"
+                        try:
+                            appt = appointment_book(
+                                location=location,
+                                appointment_type=t,
+                                provider=provider,
+                                start=start,
+                                patient=rng.choice(here),
+                                by=SEEDER,
+                                idempotency_key=key,
+                                notify_patient=False,
+                            )
+                        except SlotTaken:
+                            minute += 15
+                            continue
+                        made += 1
+                        busy = t.duration_minutes + t.buffer_after_minutes
+                        minute += -(-busy // 15) * 15
+                        if offset < 0 and appt.status == AppointmentStatus.CONFIRMED:
+                            if rng.random() < 0.05:
+                                appointment_no_show(appointment=appt, by=SEEDER)
+                            else:
+                                appointment_complete(appointment=appt, by=SEEDER)
     return made
 
 
@@ -181,13 +202,6 @@ def _holds(rng, locations, types) -> int:
     location = locations["downtown"]
     t = types["New patient exam & cleaning"]
     today = timezone.now().astimezone(location.zone).date()
-    found = online_slots(
-        location=location, appointment_type=t, first_day=today + timedelta(days=1), last_day=today + timedelta(days=8)
-    )
-    slots = [s for day in sorted(found) for s in found[day]]
-    if len(slots) < 6:
-        return 0
-    picks = [slots[len(slots) // 5], slots[len(slots) // 2], slots[(len(slots) * 4) // 5]]
     known = Patient.objects.filter(external_id="DEMO-0001").first()
     people = [
         Requester(
@@ -205,8 +219,16 @@ def _holds(rng, locations, types) -> int:
         people.append(
             Requester(known.first_name, known.last_name, known.date_of_birth, "new.address@example.com", "+12175559003")
         )
-    for i, (slot, person) in enumerate(zip(picks, people, strict=False)):
-        key = f"demo-hold-{i}-{today.isoformat()}"
+    for i, person in enumerate(people):
+        key = f"demo-hold-{i}"
+        if BookingRequest.objects.filter(idempotency_key=key).exists():
+            continue
+        first = today + timedelta(days=2 + 2 * i)
+        found = online_slots(location=location, appointment_type=t, first_day=first, last_day=first + timedelta(days=7))
+        if not found:
+            continue
+        day_slots = found[min(found)]
+        slot = day_slots[len(day_slots) // 2]
         result = hold_place(
             location=location,
             appointment_type=t,
@@ -215,5 +237,5 @@ def _holds(rng, locations, types) -> int:
             requester=person,
             idempotency_key=key,
         )
-        made += result.held and not result.replayed
+        made += result.held
     return made

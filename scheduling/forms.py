@@ -79,6 +79,7 @@ class StaffBookForm(_WhenForm):
     patient = forms.IntegerField(widget=forms.HiddenInput)
     appointment_type = forms.ModelChoiceField(queryset=AppointmentType.objects.filter(is_active=True), label="Type")
     note = forms.CharField(max_length=500, required=False, label="Staff note")
+    notify_patient = forms.BooleanField(required=False, initial=True, label="Send the patient a confirmation")
 
 
 class MoveForm(_WhenForm):

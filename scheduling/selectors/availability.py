@@ -263,6 +263,16 @@ class CalendarSnapshot:
             out.append((local_to_utc(day, start_time, self.zone), local_to_utc(day, end_time, self.zone)))
         return sorted(out)
 
+    def working_days(self) -> set[date]:
+        """Days of the window on which at least one of the snapshot's providers works here."""
+        out = set()
+        day = self.first_day
+        while day <= self.last_day:
+            if any(self.working_stretches(pid, day) for pid in self.providers):
+                out.add(day)
+            day += timedelta(days=1)
+        return out
+
     def within_hours(self, provider_id: int, start: datetime, end: datetime) -> bool:
         day = start.astimezone(self.zone).date()
         return any(s <= start and end <= e for s, e in self.working_stretches(provider_id, day))
@@ -384,10 +394,33 @@ def online_slots(
 ) -> dict[date, list[Slot]]:
     """Slots a patient may book online (the public page, the public API, reschedules): the type's minimum
     notice and how-far-ahead limit applied, days outside the limit simply empty."""
+    return online_days(
+        location=location,
+        appointment_type=appointment_type,
+        first_day=first_day,
+        last_day=last_day,
+        provider_id=provider_id,
+        now=now,
+        ignore_appointment_id=ignore_appointment_id,
+    )[0]
+
+
+def online_days(
+    *,
+    location: Location,
+    appointment_type: AppointmentType,
+    first_day: date,
+    last_day: date,
+    provider_id: int | None = None,
+    now: datetime | None = None,
+    ignore_appointment_id: int | None = None,
+) -> tuple[dict[date, list[Slot]], set[date]]:
+    """``online_slots`` and, from the same read, the days on which anyone who could give this type works
+    (so a page can say "full" for a booked-up day and "closed" for a day nobody works)."""
     window = online_window(location=location, appointment_type=appointment_type, now=now)
     first, last = max(first_day, window.first_day), min(last_day, window.last_day)
     if first > last:
-        return {}
+        return {}, set()
     snap = CalendarSnapshot.load(
         location=location,
         appointment_type=appointment_type,
@@ -396,7 +429,7 @@ def online_slots(
         provider_ids=[provider_id] if provider_id else None,
         ignore_appointment_id=ignore_appointment_id,
     )
-    return snap.slots(earliest=window.earliest, provider_id=provider_id)
+    return snap.slots(earliest=window.earliest, provider_id=provider_id), snap.working_days()
 
 
 def nearest_slots(

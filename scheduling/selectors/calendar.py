@@ -139,11 +139,15 @@ def day_view(*, location: Location, day: date, now: datetime | None = None) -> D
     first_hour, last_hour = first // 60, min(24, -(-last // 60))
     grid_start, grid_len = first_hour * 60, (last_hour - first_hour) * 60
 
-    def box(s: datetime, e: datetime, label: str, **kw) -> Box:
+    def box(s: datetime, e: datetime, label: str, min_minutes: int = 0, **kw) -> Box | None:
+        """Position in percent of the grid; None when nothing of it falls inside the grid."""
         ls, le = s.astimezone(zone), e.astimezone(zone)
         top = _minutes(ls) if ls.date() == day else 0
         bottom = _minutes(le) if le.date() == day else 24 * 60
-        top, bottom = max(top, grid_start), min(max(bottom, top + 5), grid_start + grid_len)
+        bottom = max(bottom, top + min_minutes)
+        top, bottom = max(top, grid_start), min(bottom, grid_start + grid_len)
+        if bottom <= top:
+            return None
         return Box(
             top=(top - grid_start) * 100 / grid_len,
             height=(bottom - top) * 100 / grid_len,
@@ -182,8 +186,11 @@ def day_view(*, location: Location, day: date, now: datetime | None = None) -> D
     for a in appts:
         who = a.patient.full_name if a.patient else _requester_label(a)
         columns[a.provider_id].boxes.append(
-            box(a.start, a.end, who, appointment=a, kind=a.status, badge=badges.get(a.patient_id, ""))
+            box(a.start, a.end, who, min_minutes=10, appointment=a, kind=a.status, badge=badges.get(a.patient_id, ""))
         )
+    for col in columns.values():
+        col.off = [b for b in col.off if b is not None]
+        col.boxes = [b for b in col.boxes if b is not None]
     exceptions = list(
         StaffTask.objects.filter(kind__startswith="scheduling.", status=TaskStatus.OPEN, location=location)
         .select_related("patient")

@@ -528,10 +528,12 @@ def appointment_book(
     override_hours: bool = False,
     source: str = AppointmentSource.STAFF,
     idempotency_key: str | None = None,
+    notify_patient: bool = True,
 ) -> Appointment:
     """Staff put a confirmed appointment on the calendar, through the same conflict-proof path as online
     holds. Working hours, blocks and time off are respected unless ``override_hours`` (a squeeze-in);
-    another appointment for the provider or the operatory is never overlapped. Raises SlotTaken."""
+    another appointment for the provider or the operatory is never overlapped. The patient gets a
+    confirmation unless ``notify_patient`` is off (booked in person, imports). Raises SlotTaken."""
     if start.tzinfo is None:
         raise ValidationError({"start": "Give the time with its time zone."})
     if operatory is not None and operatory.location_id != location.pk:
@@ -579,9 +581,10 @@ def appointment_book(
                 )
                 _guarded_save(appointment, force_insert=True)
                 _audit(appointment, by=by, verb="appointment.booked", before=None, reason=note)
-                send_to_appointment(
-                    appointment, template="scheduling/confirmed", dedupe_key=f"sched:appt:{appointment.pk}:booked"
-                )
+                if notify_patient:
+                    send_to_appointment(
+                        appointment, template="scheduling/confirmed", dedupe_key=f"sched:appt:{appointment.pk}:booked"
+                    )
                 return appointment
         except _Conflict:
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 from billing.actors import Actor
 from billing.models import Channel, ContactChannel, Message, Patient
 from billing.notifications.services import notify
+from billing.validators import format_phone
 from scheduling.links import manage_url
 from scheduling.models import Appointment, BookingRequest
 
@@ -33,7 +34,7 @@ def appointment_context(appointment: Appointment, *, first_name: str = "", with_
         "provider": appointment.provider.name,
         "location": location.name,
         "address": location.address,
-        "location_phone": location.phone,
+        "location_phone": format_phone(location.phone),
         **when_text(appointment),
     }
     if with_link:

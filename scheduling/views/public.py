@@ -35,7 +35,7 @@ from scheduling.models import (
     CancelKind,
     OfferStatus,
 )
-from scheduling.selectors.availability import online_slots, online_types, online_window, slot_lookup
+from scheduling.selectors.availability import online_days, online_slots, online_types, online_window, slot_lookup
 from scheduling.selectors.settings import scheduling_settings
 from scheduling.services.asap import asap_accept, asap_join, offer_context
 from scheduling.services.booking import Requester, SlotTaken, appointment_reschedule, hold_place
@@ -77,11 +77,11 @@ def _parse_day(value: str | None, default: date) -> date:
 
 
 def _day_strip(*, location: Location, appointment_type: AppointmentType, first: date, ignore: int | None = None):
-    """Fourteen days from ``first`` with their open slots (one availability computation for all of them)."""
+    """Fourteen days from ``first`` with their open slots (one availability read for all of them)."""
     window = online_window(location=location, appointment_type=appointment_type)
     first = max(first, window.first_day)
     last = min(first + timedelta(days=DAYS_SHOWN - 1), window.last_day)
-    slots = online_slots(
+    slots, working = online_days(
         location=location,
         appointment_type=appointment_type,
         first_day=first,
@@ -91,7 +91,7 @@ def _day_strip(*, location: Location, appointment_type: AppointmentType, first: 
     days = []
     day = first
     while day <= last:
-        days.append({"day": day, "slots": slots.get(day, [])})
+        days.append({"day": day, "slots": slots.get(day, []), "closed": day not in working})
         day += timedelta(days=1)
     more = last + timedelta(days=1) if last < window.last_day else None
     earlier = max(first - timedelta(days=DAYS_SHOWN), window.first_day) if first > window.first_day else None

@@ -24,7 +24,8 @@ from scheduling.models import Appointment, AppointmentStatus, AppointmentType, O
 from scheduling.selectors.availability import Slot, online_slots, online_types, online_window, slot_lookup
 from scheduling.selectors.calendar import appointment_list, membership_badges
 from scheduling.services import transitions
-from scheduling.services.booking import Requester, SlotTaken, appointment_book, appointment_move, hold_place
+from scheduling.services.booking import SlotTaken, appointment_book, appointment_move
+from scheduling.services.online import Requester, hold_place
 
 MAX_DAYS = 31
 RATE_GROUP = "scheduling.public-submit"  # shared with the booking pages (scheduling/views/public.py)
@@ -284,15 +285,7 @@ class BookingCreateView(_Public):
                 appointment_type=appointment_type,
                 provider=provider,
                 start=start,
-                requester=Requester(
-                    first_name=data["first_name"],
-                    last_name=data["last_name"],
-                    date_of_birth=data["date_of_birth"],
-                    email=data["email"],
-                    phone=data["phone"],
-                    preferred_channel=data["preferred_channel"],
-                    note=data["note"],
-                ),
+                requester=Requester.from_data(data),
                 idempotency_key=key,
                 channel="api",
             )

@@ -24,7 +24,8 @@ from scheduling.models import (
     WorkingHours,
 )
 from scheduling.selectors.availability import local_to_utc, online_slots
-from scheduling.services.booking import Requester, SlotTaken, appointment_book, hold_place
+from scheduling.services.booking import SlotTaken, appointment_book
+from scheduling.services.online import Requester, hold_place
 from scheduling.services.transitions import appointment_complete, appointment_no_show
 
 SEEDER = Actor.system_component("seed_demo")

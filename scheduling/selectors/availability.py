@@ -441,24 +441,23 @@ def nearest_slots(
     now: datetime | None = None,
     ignore_appointment_id: int | None = None,
 ) -> list[Slot]:
-    """The open online slots nearest in time to ``around`` (the answer to "that time was just taken")."""
+    """The open online slots nearest in time to ``around`` (the answer to "that time was just taken"). Looks
+    at that day and the next two first (the usual case, and cheap), then a fortnight around it."""
     day = around.astimezone(location.zone).date()
-    days = online_slots(
-        location=location,
-        appointment_type=appointment_type,
-        first_day=day - timedelta(days=3),
-        last_day=day + timedelta(days=10),
-        now=now,
-        ignore_appointment_id=ignore_appointment_id,
-    )
-    every = [slot for slots in days.values() for slot in slots]
-    every.sort(key=lambda s: (abs((s.start - around).total_seconds()), s.start, s.provider_id))
-    picked: list[Slot] = []
-    for slot in every:
-        if len(picked) == limit:
+    for before, after in ((0, 2), (3, 10)):
+        days = online_slots(
+            location=location,
+            appointment_type=appointment_type,
+            first_day=day - timedelta(days=before),
+            last_day=day + timedelta(days=after),
+            now=now,
+            ignore_appointment_id=ignore_appointment_id,
+        )
+        every = [slot for slots in days.values() for slot in slots]
+        if len(every) >= limit:
             break
-        picked.append(slot)
-    return sorted(picked, key=lambda s: s.start)
+    every.sort(key=lambda s: (abs((s.start - around).total_seconds()), s.start, s.provider_id))
+    return sorted(every[:limit], key=lambda s: s.start)
 
 
 def online_types(*, location: Location) -> list[AppointmentType]:

@@ -25,7 +25,6 @@ from django.utils import timezone
 from billing.actors import Actor
 from billing.models import Patient, StaffTask, TaskPriority, TaskStatus
 from billing.services.audit import snapshot
-from billing.services.patients import patient_create
 from billing.services.staff_tasks import task_open, task_resolve
 from scheduling.models import (
     Appointment,
@@ -37,6 +36,7 @@ from scheduling.models import (
 
 from .booking import APPOINTMENT_FIELDS, _audit, _opening_freed
 from .messages import send_to_appointment
+from .online import patient_from_request
 
 S = AppointmentStatus
 HOLD_TASK_KINDS = ("scheduling.identity", "scheduling.hold_overdue", "scheduling.hold_expired")
@@ -230,16 +230,7 @@ def hold_link_patient(
     if request is None:
         raise ValidationError({"patient": "This hold has no online request to take details from."})
     if create_new:
-        patient = patient_create(
-            first_name=request.first_name,
-            last_name=request.last_name,
-            date_of_birth=request.date_of_birth,
-            email=request.email,
-            phone=request.phone,
-            preferred_channel=request.preferred_channel,
-            home_location=locked.location,
-            by=by,
-        )
+        patient = patient_from_request(request, location=locked.location, by=by)
     before = snapshot(locked, APPOINTMENT_FIELDS)
     locked.patient = patient
     locked.save(update_fields=["patient", "updated_at"])

@@ -220,6 +220,22 @@ def link_patient(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, act)
 
 
+CLASH = "That time isn't free for this provider (or no operatory is). Nearest open times below."
+
+
+def _try_write(form, write) -> tuple[bool, list]:
+    """Run one booking write; a clash or a refused input lands on the form. Returns (done, alternatives)."""
+    try:
+        write()
+    except SlotTaken as exc:
+        form.add_error(None, CLASH)
+        return False, exc.alternatives
+    except ValidationError as exc:
+        add_service_errors(form, exc)
+        return False, []
+    return True, []
+
+
 @console_required
 def move(request: HttpRequest, pk: int) -> HttpResponse:
     appt = _appointment(pk)
@@ -227,8 +243,9 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     alternatives = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            appointment_move(
+        ok, alternatives = _try_write(
+            form,
+            lambda: appointment_move(
                 appointment=appt,
                 start=local_to_utc(data["date"], data["time"], appt.location.zone),
                 provider=data["provider"],
@@ -236,15 +253,9 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
                 reason=data["reason"],
                 override_hours=data["override_hours"],
                 by=Actor.of(request.user),
-            )
-        except SlotTaken as exc:
-            form.add_error(
-                None, "That time isn't free for this provider (or no operatory is). Nearest open times below."
-            )
-            alternatives = exc.alternatives
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+            ),
+        )
+        if ok:
             messages.success(request, "Moved.")
             return redirect("scheduling:appointment", pk=pk)
     return render(
@@ -276,8 +287,9 @@ def book(request: HttpRequest, patient_pk: int | None = None) -> HttpResponse:
         if patient is None:
             form.add_error(None, "Pick a patient first (search above).")
         else:
-            try:
-                appointment_book(
+            ok, alternatives = _try_write(
+                form,
+                lambda: appointment_book(
                     location=location,
                     appointment_type=data["appointment_type"],
                     provider=data["provider"],
@@ -286,16 +298,11 @@ def book(request: HttpRequest, patient_pk: int | None = None) -> HttpResponse:
                     operatory=data["operatory"],
                     note=data["note"],
                     override_hours=data["override_hours"],
+                    notify_patient=data["notify_patient"],
                     by=Actor.of(request.user),
-                )
-            except SlotTaken as exc:
-                form.add_error(
-                    None, "That time isn't free for this provider (or no operatory is). Nearest open times below."
-                )
-                alternatives = exc.alternatives
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            else:
+                ),
+            )
+            if ok:
                 messages.success(request, f"Booked {patient.full_name}.")
                 return redirect(
                     reverse("scheduling:day") + f"?location={location.slug}&date={data['date'].isoformat()}"

@@ -38,7 +38,8 @@ from scheduling.models import (
 from scheduling.selectors.availability import online_days, online_slots, online_types, online_window, slot_lookup
 from scheduling.selectors.settings import scheduling_settings
 from scheduling.services.asap import asap_accept, asap_join, offer_context
-from scheduling.services.booking import Requester, SlotTaken, appointment_reschedule, hold_place
+from scheduling.services.booking import SlotTaken, appointment_reschedule
+from scheduling.services.online import Requester, hold_place
 from scheduling.services.transitions import appointment_cancel
 
 MANAGE_LINK = Actor.system_component("scheduling.manage-link")
@@ -150,15 +151,7 @@ def _submit(request: HttpRequest, *, location: Location, appointment_type: Appoi
                 appointment_type=appointment_type,
                 provider=provider,
                 start=start,
-                requester=Requester(
-                    first_name=data["first_name"],
-                    last_name=data["last_name"],
-                    date_of_birth=data["date_of_birth"],
-                    email=data["email"],
-                    phone=data["phone"],
-                    preferred_channel=data["preferred_channel"],
-                    note=data["note"],
-                ),
+                requester=Requester.from_data(data),
                 idempotency_key=data["idempotency_key"],
             )
         except ValidationError as exc:

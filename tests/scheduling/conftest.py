@@ -9,7 +9,7 @@ import time_machine
 
 from scheduling.selectors.availability import local_to_utc
 from scheduling.selectors.settings import scheduling_settings
-from scheduling.services.booking import Requester
+from scheduling.services.online import Requester
 from tests.billing.factories import LocationFactory
 from tests.scheduling.factories import AppointmentTypeFactory, OperatoryFactory, ProviderFactory, WorkingHoursFactory
 

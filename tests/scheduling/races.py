@@ -42,7 +42,7 @@ def same_slot(clinic, day: date, n: int = N_CLIENTS) -> dict:
     """n different people request one provider's 9:00 at the same moment."""
     from scheduling.models import Appointment, AppointmentStatus, BookingRequest
     from scheduling.selectors.availability import local_to_utc
-    from scheduling.services.booking import Requester, hold_place
+    from scheduling.services.online import Requester, hold_place
 
     start = local_to_utc(day, _nine(), clinic.location.zone)
     barrier = threading.Barrier(n)
@@ -89,7 +89,8 @@ def reschedule_vs_booking(clinic, day: date, rounds: int = 6) -> dict:
     from billing.actors import Actor
     from scheduling.models import ACTIVE_STATUSES, Appointment
     from scheduling.selectors.availability import local_to_utc
-    from scheduling.services.booking import Requester, SlotTaken, appointment_book, appointment_reschedule, hold_place
+    from scheduling.services.booking import SlotTaken, appointment_book, appointment_reschedule
+    from scheduling.services.online import Requester, hold_place
     from tests.billing.factories import PatientFactory
 
     zone = clinic.location.zone

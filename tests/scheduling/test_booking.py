@@ -14,9 +14,9 @@ from scheduling.services.booking import (
     appointment_book,
     appointment_move,
     appointment_reschedule,
-    hold_place,
 )
 from scheduling.services.identity import normalize_name
+from scheduling.services.online import hold_place
 from tests.billing.factories import PatientFactory, UserFactory
 from tests.conftest import postgres_only
 from tests.scheduling.conftest import TUESDAY, at, requester

@@ -57,7 +57,7 @@ def test_a_double_click_racing_itself_makes_one_hold(clinic):
 
     from scheduling.models import Appointment
     from scheduling.selectors.availability import local_to_utc
-    from scheduling.services.booking import hold_place
+    from scheduling.services.online import hold_place
     from tests.scheduling.conftest import requester
 
     start = local_to_utc(_day(clinic), races._nine(), clinic.location.zone)

@@ -6,7 +6,7 @@ from django.urls import reverse
 from billing.models import StaffTask
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.selectors import calendar as calendar_selectors
-from scheduling.services.booking import hold_place
+from scheduling.services.online import hold_place
 from tests.billing.factories import PatientFactory, UserFactory
 from tests.scheduling.conftest import TUESDAY, at, requester
 from tests.scheduling.factories import AppointmentFactory, BlockFactory

@@ -25,8 +25,9 @@ from scheduling.selectors.calendar import recall_lists
 from scheduling.selectors.settings import scheduling_settings
 from scheduling.services import recall as recall_services
 from scheduling.services.asap import asap_accept, asap_join, asap_offer_opening
-from scheduling.services.booking import appointment_move, hold_place
+from scheduling.services.booking import appointment_move
 from scheduling.services.jobs import holds_sweep, reminder_send, reminders_scan
+from scheduling.services.online import hold_place
 from scheduling.services.recall import recall_run
 from scheduling.services.reports import reconciliation_run
 from scheduling.services.transitions import appointment_cancel, hold_confirm

@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from billing.actors import Actor
 from billing.models import AuditEvent, Message, Patient, StaffTask, TaskStatus
 from scheduling.models import AppointmentStatus, BookingOutcome, CancelKind, Recall
-from scheduling.services import booking
-from scheduling.services.booking import hold_place
+from scheduling.services import online
+from scheduling.services.online import hold_place
 from scheduling.services.transitions import (
     appointment_cancel,
     appointment_check_in,
@@ -177,9 +177,9 @@ def test_when_the_recheck_is_fooled_the_database_still_refuses_and_the_answer_is
         appointment_type=clinic.type,
         start=at(TUESDAY, 9),
     )
-    monkeypatch.setattr(booking, "_online_slot_open", lambda *a, **k: True)
+    monkeypatch.setattr(online, "_online_slot_open", lambda *a, **k: True)
     monkeypatch.setattr(
-        booking,
+        online,
         "_place",
         lambda snap, **k: (clinic.operatories[1].pk, at(TUESDAY, 9), at(TUESDAY, 10), at(TUESDAY, 10, 10)),
     )

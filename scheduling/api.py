@@ -273,7 +273,11 @@ class BookingCreateView(_Public):
         if not key:
             raise exceptions.ValidationError({"idempotency_key": "Send an Idempotency-Key header (or field)."})
         location = self._location(data["location"])
-        appointment_type = next((t for t in online_types(location=location) if t.pk == data["appointment_type"]), None)
+        appointment_type = (
+            AppointmentType.objects.filter(pk=data["appointment_type"], is_active=True, online_bookable=True)
+            .prefetch_related("allowed_providers", "allowed_operatories")
+            .first()
+        )  # whether it can be given here is the availability re-check's answer (no slot: taken)
         if appointment_type is None:
             raise exceptions.ValidationError({"appointment_type": "Not a service bookable online at this location."})
         provider, start = slot_lookup(data["slot"], location=location)

@@ -31,6 +31,7 @@ from scheduling.models import (
     Block,
     Operatory,
     Provider,
+    SchedulingSettings,
     TimeOff,
     WorkingHours,
 )
@@ -152,12 +153,15 @@ class CalendarSnapshot:
         last_day: date,
         provider_ids: Iterable[int] | None = None,
         ignore_appointment_id: int | None = None,
+        settings: SchedulingSettings | None = None,
     ) -> CalendarSnapshot:
-        """Read everything in eight queries, whatever the number of days, providers or appointments."""
+        """Read everything in at most eight queries, whatever the number of days, providers or appointments
+        (five when the caller passes the settings and the type's allowed providers/rooms are prefetched)."""
         zone = location.zone
-        settings = scheduling_settings()
-        allowed_providers = set(appointment_type.allowed_providers.values_list("id", flat=True))
-        allowed_ops = set(appointment_type.allowed_operatories.values_list("id", flat=True))
+        settings = settings or scheduling_settings()
+        # .all() uses a prefetch when the caller made one (online_types, the booking API), else one query each.
+        allowed_providers = {p.pk for p in appointment_type.allowed_providers.all()}
+        allowed_ops = {o.pk for o in appointment_type.allowed_operatories.all()}
         if provider_ids is not None:
             wanted = set(provider_ids)
             allowed_providers = allowed_providers & wanted if allowed_providers else wanted
@@ -338,6 +342,13 @@ class CalendarSnapshot:
         return out
 
 
+def nearest_in(slots_by_day: dict[date, list[Slot]], around: datetime, limit: int = 3) -> list[Slot]:
+    """The ``limit`` slots closest in time to ``around``, in time order."""
+    every = [slot for slots in slots_by_day.values() for slot in slots]
+    every.sort(key=lambda s: (abs((s.start - around).total_seconds()), s.start, s.provider_id))
+    return sorted(every[:limit], key=lambda s: s.start)
+
+
 def _block_occurrences(block: Block, zone: ZoneInfo, first: date, last: date) -> list[tuple[datetime, datetime]]:
     if block.repeat == Block.Repeat.NONE:
         return [(block.start, block.end)]
@@ -444,6 +455,7 @@ def nearest_slots(
     """The open online slots nearest in time to ``around`` (the answer to "that time was just taken"). Looks
     at that day and the next two first (the usual case, and cheap), then a fortnight around it."""
     day = around.astimezone(location.zone).date()
+    days: dict[date, list[Slot]] = {}
     for before, after in ((0, 2), (3, 10)):
         days = online_slots(
             location=location,
@@ -453,11 +465,9 @@ def nearest_slots(
             now=now,
             ignore_appointment_id=ignore_appointment_id,
         )
-        every = [slot for slots in days.values() for slot in slots]
-        if len(every) >= limit:
+        if sum(len(v) for v in days.values()) >= limit:
             break
-    every.sort(key=lambda s: (abs((s.start - around).total_seconds()), s.start, s.provider_id))
-    return sorted(every[:limit], key=lambda s: s.start)
+    return nearest_in(days, around, limit)
 
 
 def online_types(*, location: Location) -> list[AppointmentType]:

@@ -84,7 +84,12 @@ class _Conflict(Exception):
 
 
 class _NotFree(Exception):
-    """Internal: the re-check inside the transaction found the time taken or not bookable."""
+    """Internal: the re-check inside the transaction found the time taken or not bookable. Carries the
+    calendar it read (fresh: after any competitor committed), so the answer can offer alternatives from it."""
+
+    def __init__(self, snapshot: CalendarSnapshot | None = None):
+        super().__init__()
+        self.snapshot = snapshot
 
 
 def _is_exclusion_violation(exc: IntegrityError) -> bool:

@@ -37,7 +37,7 @@ def patient_match(*, first_name: str, last_name: str, date_of_birth: date, email
     full: list[Patient] = []
     near: list[Patient] = []
     for p in Patient.objects.filter(date_of_birth=date_of_birth).only(
-        "id", "first_name", "last_name", "preferred_name", "email", "phone", "is_active"
+        "id", "first_name", "last_name", "preferred_name", "email", "phone", "preferred_channel", "is_active"
     ):
         first_ok = first in {normalize_name(p.first_name), normalize_name(p.preferred_name)} - {""}
         last_ok = last == normalize_name(p.last_name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -28,8 +28,9 @@ from scheduling.models import (
     BookingRequest,
     IdentityOutcome,
     Provider,
+    SchedulingSettings,
 )
-from scheduling.selectors.availability import Slot
+from scheduling.selectors.availability import CalendarSnapshot, Slot, nearest_in, online_window
 from scheduling.selectors.settings import scheduling_settings
 
 from .booking import (
@@ -39,9 +40,7 @@ from .booking import (
     _Conflict,
     _guarded_save,
     _NotFree,
-    _online_slot_open,
     _place,
-    _snapshot_for,
 )
 from .identity import patient_match
 from .messages import send_to_appointment
@@ -208,7 +207,8 @@ def hold_place(
     new patient asking for a type that only takes existing patients."""
     if not _KEY_OK.match(idempotency_key or ""):
         raise ValidationError({"idempotency_key": "Send 8-100 letters, digits, '-', '_', ':' or '.'."})
-    if not location.is_active or not scheduling_settings().public_booking_enabled:
+    settings = scheduling_settings()
+    if not location.is_active or not settings.public_booking_enabled:
         raise ValidationError({"location": "Online booking is closed here; please call us."})
     if not (appointment_type.is_active and appointment_type.online_bookable):
         raise ValidationError({"appointment_type": "This service can't be booked online."})
@@ -229,17 +229,26 @@ def hold_place(
                 requester=requester,
                 key=idempotency_key,
                 channel=channel,
+                settings=settings,
             )
         except _Conflict:
             continue  # a concurrent hold committed first: re-read the calendar and try again
-        except _NotFree:
+        except _NotFree as exc:
+            taken = exc
             break
         except IntegrityError:
             existing = _find_request(idempotency_key)
             if existing is not None:  # the same key won a race with itself (double submit)
                 return _replay(existing)
             raise
+    else:
+        taken = _NotFree()
+    alternatives = []
+    if taken.snapshot is not None:
+        window = online_window(location=location, appointment_type=appointment_type)
+        alternatives = nearest_in(taken.snapshot.slots(earliest=window.earliest), start)
     return _record_taken(
+        alternatives=alternatives,
         location=location,
         appointment_type=appointment_type,
         provider=provider,
@@ -248,6 +257,11 @@ def hold_place(
         key=idempotency_key,
         channel=channel,
     )
+
+
+def _slot_open(snap: CalendarSnapshot, *, earliest: datetime, provider_id: int, start: datetime) -> bool:
+    day = start.astimezone(snap.zone).date()
+    return any(s.start == start for s in snap.slots(earliest=earliest, provider_id=provider_id).get(day, []))
 
 
 @transaction.atomic
@@ -260,17 +274,26 @@ def _hold_attempt(
     requester: Requester,
     key: str,
     channel: str,
+    settings: SchedulingSettings,
 ) -> BookingResult:
     existing = _find_request(key)
     if existing is not None:
         return _replay(existing)
-    snap = _snapshot_for(
-        location=location, appointment_type=appointment_type, provider_id=provider.pk, start=start, ignore=None
-    )
-    if not _online_slot_open(
-        snap, location=location, appointment_type=appointment_type, provider_id=provider.pk, start=start
-    ):
+    # The re-check reads the requested day and the next two for every provider, so that a lost race can be
+    # answered with alternatives from this same (fresh) read.
+    window = online_window(location=location, appointment_type=appointment_type)
+    day = start.astimezone(location.zone).date()
+    if not (window.first_day <= day <= window.last_day):
         raise _NotFree()
+    snap = CalendarSnapshot.load(
+        location=location,
+        appointment_type=appointment_type,
+        first_day=day,
+        last_day=min(day + timedelta(days=2), window.last_day),
+        settings=settings,
+    )
+    if not _slot_open(snap, earliest=window.earliest, provider_id=provider.pk, start=start):
+        raise _NotFree(snap)
     operatory_id, occ_start, end, occ_end = _place(snap, provider_id=provider.pk, start=start)
 
     match = patient_match(
@@ -350,6 +373,7 @@ def _hold_attempt(
 
 def _record_taken(
     *,
+    alternatives: list[Slot],
     location: Location,
     appointment_type: AppointmentType,
     provider: Provider,
@@ -374,5 +398,7 @@ def _record_taken(
     return BookingResult(
         outcome=BookingOutcome.TAKEN,
         request=request,
-        alternatives=_alternatives(location=location, appointment_type=appointment_type, around=start),
+        alternatives=alternatives
+        if len(alternatives) >= 3
+        else _alternatives(location=location, appointment_type=appointment_type, around=start),
     )

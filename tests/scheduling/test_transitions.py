@@ -177,7 +177,7 @@ def test_when_the_recheck_is_fooled_the_database_still_refuses_and_the_answer_is
         appointment_type=clinic.type,
         start=at(TUESDAY, 9),
     )
-    monkeypatch.setattr(online, "_online_slot_open", lambda *a, **k: True)
+    monkeypatch.setattr(online, "_slot_open", lambda *a, **k: True)
     monkeypatch.setattr(
         online,
         "_place",

@@ -41,7 +41,7 @@ from scheduling.models import (
 from scheduling.selectors.availability import CalendarSnapshot, Slot, nearest_slots, online_window
 from scheduling.selectors.settings import scheduling_settings
 
-from .messages import send_to_appointment
+from .messages import send_confirmation
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ def appointment_book(
                 _guarded_save(appointment, force_insert=True)
                 _audit(appointment, by=by, verb="appointment.booked", before=None, reason=note)
                 if notify_patient:
-                    send_to_appointment(
+                    send_confirmation(
                         appointment, template="scheduling/confirmed", dedupe_key=f"sched:appt:{appointment.pk}:booked"
                     )
                 return appointment
@@ -379,7 +379,7 @@ def _move(
                     locked.hold_flagged_at = None
                 _guarded_save(locked)
                 _audit(locked, by=by, verb=verb, before=before, reason=reason)
-                send_to_appointment(
+                send_confirmation(
                     locked,
                     template="scheduling/rescheduled",
                     dedupe_key=f"sched:appt:{locked.pk}:moved:{int(start.timestamp())}:{locked.reschedule_count}",

@@ -76,3 +76,19 @@ def send_to_appointment(
     return notify(
         template=template, context=context, by=SENDER, to=request.email, channel=Channel.EMAIL, dedupe_key=dedupe_key
     )
+
+
+def send_confirmation(appointment: Appointment, *, template: str, dedupe_key: str, extra: dict | None = None) -> None:
+    """A confirmation (request received, confirmed, new time): by email, and by text as well for patients
+    who prefer texts. Each once (``dedupe_key`` plus the channel); nothing for a patient who asked for none."""
+    patient = appointment.patient
+    if patient is None or patient.preferred_channel == ContactChannel.NONE:
+        send_to_appointment(appointment, template=template, dedupe_key=dedupe_key, extra=extra)
+        return
+    send_to_appointment(
+        appointment, template=template, dedupe_key=f"{dedupe_key}:email", extra=extra, channel=Channel.EMAIL
+    )
+    if patient.preferred_channel == ContactChannel.SMS:
+        send_to_appointment(
+            appointment, template=template, dedupe_key=f"{dedupe_key}:sms", extra=extra, channel=Channel.SMS
+        )

@@ -43,7 +43,7 @@ from .booking import (
     _place,
 )
 from .identity import patient_match
-from .messages import send_to_appointment
+from .messages import send_confirmation
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +364,7 @@ def _hold_attempt(
             dedupe_key=f"sched:note:{request.pk}",
         )
     appointment.booking_request = request
-    send_to_appointment(
+    send_confirmation(
         appointment, template="scheduling/hold_received", dedupe_key=f"sched:appt:{appointment.pk}:received"
     )
     log.info("hold placed: appointment=%s request=%s identity=%s", appointment.pk, request.pk, identity)

@@ -35,7 +35,7 @@ from scheduling.models import (
 )
 
 from .booking import APPOINTMENT_FIELDS, _audit, _opening_freed
-from .messages import send_to_appointment
+from .messages import send_confirmation, send_to_appointment
 from .online import patient_from_request
 
 S = AppointmentStatus
@@ -80,7 +80,7 @@ def hold_confirm(*, appointment: Appointment, by: Actor) -> Appointment:
     locked.save(update_fields=["status", "confirmed_at", "confirmed_by", "updated_at"])
     _audit(locked, by=by, verb="appointment.confirmed", before=before)
     _close_hold_tasks(locked, by=by, note=f"Hold confirmed by {by.label}.")
-    send_to_appointment(
+    send_confirmation(
         locked,
         template="scheduling/confirmed",
         dedupe_key=f"sched:appt:{locked.pk}:confirmed:{locked.reschedule_count}",

@@ -99,7 +99,9 @@ def test_appointments_are_for_staff_only(api_client, clinic):
     assert api_client.get(reverse("appointment-list")).status_code in (401, 403)
 
 
-def test_staff_list_filter_book_and_confirm(api_client, front_desk, clinic, frozen):
+def test_staff_list_filter_book_and_confirm(api_client, front_desk, clinic, frozen, monkeypatch):
+    from scheduling.selectors import calendar as calendar_selectors
+
     api_client.force_login(front_desk)
     hold = AppointmentFactory(
         location=clinic.location,
@@ -110,8 +112,10 @@ def test_staff_list_filter_book_and_confirm(api_client, front_desk, clinic, froz
         status=AppointmentStatus.HOLD,
         confirmed_at=None,
     )
+    monkeypatch.setattr(calendar_selectors, "membership_status_by_patient", lambda ids: {hold.patient_id: "on_hold"})
     listed = api_client.get(reverse("appointment-list"), {"location": clinic.location.slug, "date": "2026-06-02"})
     assert listed.json()["count"] == 1 and listed.json()["results"][0]["local_start"] == "2026-06-02T09:00:00-05:00"
+    assert listed.json()["results"][0]["membership_badge"] == "on hold"
     assert api_client.get(reverse("appointment-list"), {"status": "bogus"}).status_code == 400
     confirmed = api_client.post(reverse("appointment-confirm", args=[hold.pk]))
     assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"

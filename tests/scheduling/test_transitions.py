@@ -200,3 +200,25 @@ def test_the_audit_trail_says_who_did_each_transition(clinic, frozen, staff):
     )
     assert [e.verb for e in events] == ["appointment.hold_placed", "appointment.rejected"]
     assert events[0].actor_label == "scheduling.online" and events[1].actor_label == "desk"
+
+
+def test_a_confirmation_goes_by_email_and_by_text_to_patients_who_prefer_texts(clinic, frozen, staff):
+    from billing.models import ContactChannel
+
+    texter = PatientFactory(preferred_channel=ContactChannel.SMS)
+    quiet = PatientFactory(preferred_channel=ContactChannel.NONE)
+    for patient, hour in ((texter, 9), (quiet, 11)):
+        appt = AppointmentFactory(
+            location=clinic.location,
+            provider=clinic.providers[0],
+            operatory=clinic.operatories[0],
+            appointment_type=clinic.type,
+            patient=patient,
+            start=at(TUESDAY, hour),
+            status=AppointmentStatus.HOLD,
+            confirmed_at=None,
+        )
+        hold_confirm(appointment=appt, by=staff)
+    sent = Message.objects.filter(template="scheduling/confirmed")
+    assert sorted(sent.filter(patient=texter).values_list("channel", flat=True)) == ["email", "sms"]
+    assert list(sent.filter(patient=quiet).values_list("status", flat=True)) == ["suppressed"]

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from billing.actors import Actor
 from billing.models import ContactChannel, Location, Patient
 from scheduling.models import Appointment, AppointmentStatus, AppointmentType, Operatory, Provider
+from scheduling.rules import PUBLIC_SUBMIT_RATE_GROUP
 from scheduling.selectors.availability import Slot, online_slots, online_types, online_window, slot_lookup
 from scheduling.selectors.calendar import appointment_list, membership_badges
 from scheduling.services import transitions
@@ -28,7 +29,6 @@ from scheduling.services.booking import SlotTaken, appointment_book, appointment
 from scheduling.services.online import Requester, hold_place
 
 MAX_DAYS = 31
-RATE_GROUP = "scheduling.public-submit"  # shared with the booking pages (scheduling/views/public.py)
 
 
 # --- shapes ------------------------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ class BookingCreateView(_Public):
     )
     def post(self, request):
         if settings.RATELIMIT_ENABLE and is_ratelimited(
-            request, group=RATE_GROUP, key="ip", rate=settings.BOOKING_RATE, method="POST", increment=True
+            request, group=PUBLIC_SUBMIT_RATE_GROUP, key="ip", rate=settings.BOOKING_RATE, method="POST", increment=True
         ):
             raise exceptions.Throttled(detail="Too many booking requests from this address. Try again later.")
         serializer = BookingCreateSerializer(data=request.data)

@@ -10,6 +10,9 @@ from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 
+# One per-address rate-limit budget shared by every public submission: the booking pages and the API.
+PUBLIC_SUBMIT_RATE_GROUP = "scheduling.public-submit"
+
 _CADENCE_ITEM = re.compile(r"^(email|sms)\s*:\s*(\d{1,4})\s*([dhm])$")
 _UNIT_MINUTES = {"d": 24 * 60, "h": 60, "m": 1}
 

@@ -116,6 +116,7 @@ def asap_offer_opening(
     opening_key = f"{provider_id}-{int(start.timestamp())}"
     day = start.astimezone(location.zone).date()
     snapshots: dict[int, CalendarSnapshot] = {}
+    provider = Provider.objects.get(pk=provider_id)
     result = OpeningResult()
     for request in waiting:
         if result.offered >= settings.asap_offer_limit:
@@ -139,7 +140,6 @@ def asap_offer_opening(
             )
             if not created:
                 continue
-            provider = Provider.objects.get(pk=provider_id)
             local = start.astimezone(location.zone)
             offer.message = notify(
                 template="scheduling/asap_offer",

@@ -2,13 +2,15 @@
 requests use it from online.py).
 
 Every way an appointment gets or changes its time (an online request, a staff booking, a move, a
-patient's reschedule, an accepted ASAP offer) goes through ``_write_time`` below, inside a transaction:
+patient's reschedule, an accepted ASAP offer) does two steps inside one transaction:
 
-1. re-check the time against the calendar as it is now (``CalendarSnapshot``), then
-2. INSERT or UPDATE the row. On PostgreSQL the exclusion constraints refuse an overlap that a concurrent
-   transaction committed after our check; we roll back to a savepoint, re-read, and either take another
-   free operatory or answer "taken". On SQLite every transaction begins IMMEDIATE, so the check and the
-   write run under the database's one write lock and no other booking can interleave.
+1. ``_place``: re-check the time against the calendar as it is now (a fresh ``CalendarSnapshot``) and pick
+   a free operatory, then
+2. ``_guarded_save``: INSERT or UPDATE the row in a savepoint. On PostgreSQL the exclusion constraints
+   refuse an overlap that a concurrent transaction committed after our check; we roll back to the
+   savepoint, re-read, and either take another free operatory or answer "taken". On SQLite every
+   transaction begins IMMEDIATE, so the check and the write run under the database's one write lock and
+   no other booking can interleave.
 
 A lost race raises ``SlotTaken`` carrying the nearest open alternatives. An idempotency key (unique in
 the database) makes a double-click or a resubmitted form return the first answer instead of a second hold.

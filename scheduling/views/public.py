@@ -35,6 +35,7 @@ from scheduling.models import (
     CancelKind,
     OfferStatus,
 )
+from scheduling.rules import PUBLIC_SUBMIT_RATE_GROUP
 from scheduling.selectors.availability import online_days, online_slots, online_types, online_window, slot_lookup
 from scheduling.selectors.settings import scheduling_settings
 from scheduling.services.asap import asap_accept, asap_join, offer_context
@@ -44,7 +45,6 @@ from scheduling.services.transitions import appointment_cancel
 
 MANAGE_LINK = Actor.system_component("scheduling.manage-link")
 DAYS_SHOWN = 14
-RATE_GROUP = "scheduling.public-submit"
 
 
 def _render(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
@@ -60,7 +60,7 @@ def _booking_rate(group, request) -> str:
 
 def _limit(view):
     # One budget per address across every public submission (pages and the bookings API).
-    return ratelimit(group=RATE_GROUP, key="ip", rate=_booking_rate, method="POST", block=True)(view)
+    return ratelimit(group=PUBLIC_SUBMIT_RATE_GROUP, key="ip", rate=_booking_rate, method="POST", block=True)(view)
 
 
 def _location(slug: str) -> Location:

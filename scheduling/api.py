@@ -80,8 +80,10 @@ class BookingCreateSerializer(serializers.Serializer):
     date_of_birth = serializers.DateField()
     email = serializers.CharField(max_length=254)
     phone = serializers.CharField(max_length=32)
+    # The patients API's choices (one enum in the schema); "none" is refused by the booking service, since
+    # a booking needs a way to reach the patient.
     preferred_channel = serializers.ChoiceField(
-        choices=[ContactChannel.EMAIL, ContactChannel.SMS], default=ContactChannel.EMAIL
+        choices=ContactChannel.choices, default=ContactChannel.EMAIL, help_text="email or sms"
     )
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     idempotency_key = serializers.CharField(

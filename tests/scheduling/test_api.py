@@ -82,9 +82,12 @@ def test_booking_needs_a_key_and_valid_fields(api_client, clinic, frozen):
     slot = f"{clinic.providers[0].pk}-{int(at(TUESDAY, 9).timestamp())}"
     assert "idempotency_key" in api_client.post(url, booking_body(clinic, slot), format="json").json()
     response = api_client.post(
-        url, booking_body(clinic, slot, email="nope", phone="1"), format="json", HTTP_IDEMPOTENCY_KEY="api-key-000003"
+        url,
+        booking_body(clinic, slot, email="nope", phone="1", preferred_channel="none"),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="api-key-000003",
     )
-    assert response.status_code == 400 and {"email", "phone"} <= set(response.json())
+    assert response.status_code == 400 and {"email", "phone", "preferred_channel"} <= set(response.json())
     assert not Appointment.objects.exists()
 
 

@@ -21,6 +21,7 @@ from billing.actors import Actor
 from billing.models import Location, Patient
 from billing.notifications.services import notify
 from billing.services.audit import audit_record, snapshot
+from scheduling.db import lock_calendar
 from scheduling.links import asap_offer_url
 from scheduling.models import (
     UPCOMING_STATUSES,
@@ -218,6 +219,7 @@ def _take(offer: AsapOffer) -> Appointment:
             appointment=current, start=offer.start, provider=offer.provider, by=ASAP, reason=f"ASAP offer #{offer.pk}"
         )
     t = request.appointment_type
+    lock_calendar(location_id=request.location_id, provider_ids=[offer.provider_id])
     snap = CalendarSnapshot.load(
         location=request.location,
         appointment_type=t,

@@ -22,14 +22,14 @@ import logging
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from billing.actors import Actor
 from billing.jobs import enqueue
 from billing.models import Location, Patient
 from billing.services.audit import audit_record, snapshot
-from scheduling.db import violated_constraint
+from scheduling.db import is_retryable, lock_calendar, violated_constraint
 from scheduling.models import (
     EXCLUSION_CONSTRAINTS,
     UPCOMING_STATUSES,
@@ -100,11 +100,17 @@ def _is_exclusion_violation(exc: IntegrityError) -> bool:
 
 
 def _guarded_save(appointment: Appointment, **kwargs) -> None:
+    """Write the row in a savepoint. An exclusion violation, or the deadlock two simultaneous overlapping
+    inserts can end in (PostgreSQL aborts one of them), rolls back to the savepoint and means: re-read."""
     try:
         with transaction.atomic():
             appointment.save(**kwargs)
     except IntegrityError as exc:
         if _is_exclusion_violation(exc):
+            raise _Conflict() from exc
+        raise
+    except OperationalError as exc:
+        if is_retryable(exc):
             raise _Conflict() from exc
         raise
 
@@ -222,6 +228,7 @@ def appointment_book(
                     done = Appointment.objects.filter(idempotency_key=idempotency_key).first()
                     if done is not None:
                         return done
+                lock_calendar(location_id=location.pk, provider_ids=[provider.pk])
                 snap = _snapshot_for(
                     location=location,
                     appointment_type=appointment_type,
@@ -330,6 +337,11 @@ def _move(
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with transaction.atomic():
+                # Queue behind any booking that could clash with the new time, then lock the row.
+                lock_calendar(
+                    location_id=appointment.location_id,
+                    provider_ids=[provider.pk if provider else appointment.provider_id],
+                )
                 locked = (
                     Appointment.objects.select_for_update(of=("self",))
                     .select_related("location", "appointment_type", "provider", "patient")

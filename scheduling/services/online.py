@@ -19,6 +19,7 @@ from billing.models import ContactChannel, Location, Patient, TaskPriority
 from billing.services.patients import patient_create
 from billing.services.staff_tasks import task_open
 from billing.validators import normalize_email, normalize_phone, validate_birth_date
+from scheduling.db import lock_calendar
 from scheduling.models import (
     Appointment,
     AppointmentSource,
@@ -279,6 +280,7 @@ def _hold_attempt(
     existing = _find_request(key)
     if existing is not None:
         return _replay(existing)
+    lock_calendar(location_id=location.pk, provider_ids=[provider.pk])
     # The re-check reads the requested day and the next two for every provider, so that a lost race can be
     # answered with alternatives from this same (fresh) read.
     window = online_window(location=location, appointment_type=appointment_type)

@@ -82,6 +82,63 @@ def same_slot(clinic, day: date, n: int = N_CLIENTS) -> dict:
     }
 
 
+def overlapping_storm(clinic, day: date, n: int = N_CLIENTS) -> dict:
+    """n people request overlapping times (9:00-10:00 every 15 minutes) with either provider at once, so
+    inserts clash on the provider and on the operatory constraints in every order (on PostgreSQL some
+    end in the deadlock the database resolves by aborting one: that one must retry, not fail)."""
+    from datetime import time
+
+    from scheduling.models import ACTIVE_STATUSES, Appointment
+    from scheduling.selectors.availability import local_to_utc
+    from scheduling.services.online import Requester, hold_place
+
+    zone = clinic.location.zone
+    barrier = threading.Barrier(n)
+    results: list = []
+
+    def attempt(i: int):
+        start = local_to_utc(day, time(9, 15 * (i % 5) % 60), zone) if i % 5 < 4 else local_to_utc(day, time(10), zone)
+
+        def go():
+            return hold_place(
+                location=clinic.location,
+                appointment_type=clinic.type,
+                provider=clinic.providers[i % 2],
+                start=start,
+                requester=Requester(
+                    first_name=f"Storm{_letters(i)}",
+                    last_name="Parks",
+                    date_of_birth=date(1970, 1, 1) + timedelta(days=i),
+                    email=f"storm{i}@example.com",
+                    phone=f"+1217555{1000 + i:04d}",
+                ),
+                idempotency_key=f"storm-{i:04d}-{day.isoformat()}",
+            ).outcome
+
+        return go
+
+    threads = [_in_thread(attempt(i), results, barrier) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    from scheduling.selectors.availability import day_bounds
+
+    first, last = day_bounds(day, zone)
+    active = list(
+        Appointment.objects.filter(status__in=ACTIVE_STATUSES, start__gte=first, start__lt=last).values_list(
+            "provider_id", "operatory_id", "occupied_start", "occupied_end"
+        )
+    )
+    overlaps = sum(
+        1
+        for i, a in enumerate(active)
+        for b in active[i + 1 :]
+        if (a[0] == b[0] or a[1] == b[1]) and a[2] < b[3] and b[2] < a[3]
+    )
+    return {"outcomes": dict(Counter(results)), "overlaps": overlaps, "holds": len(active)}
+
+
 def reschedule_vs_booking(clinic, day: date, rounds: int = 6) -> dict:
     """A patient reschedules into a time while someone else books that same time (even rounds), or books the
     time the patient is leaving (odd rounds). Whatever the interleaving, one time is never held twice and
@@ -192,7 +249,11 @@ def main(path: str) -> None:
     call_command("migrate", verbosity=0)
     clinic = make_clinic()
     day = timezone.now().astimezone(clinic.location.zone).date() + timedelta(days=7)
-    out = {"same_slot": same_slot(clinic, day), "reschedule": reschedule_vs_booking(clinic, day + timedelta(days=2))}
+    out = {
+        "same_slot": same_slot(clinic, day),
+        "storm": overlapping_storm(clinic, day + timedelta(days=1)),
+        "reschedule": reschedule_vs_booking(clinic, day + timedelta(days=2)),
+    }
     sys.stdout.write("RESULT " + json.dumps(out) + "\n")
 
 

@@ -62,6 +62,7 @@ def seed_scheduling(*, rng: random.Random, stdout=None) -> None:
     types = _types(providers)
     _blocks(locations)
     made = _appointments(rng, locations, providers, types)
+    made += _recall_history(rng, locations, providers, types)
     holds = _holds(rng, locations, types)
     if stdout is not None:
         stdout.write(
@@ -193,6 +194,40 @@ def _appointments(rng, locations, providers, types) -> int:
                                 appointment_no_show(appointment=appt, by=SEEDER)
                             else:
                                 appointment_complete(appointment=appt, by=SEEDER)
+    return made
+
+
+def _recall_history(rng, locations, providers, types) -> int:
+    """Cleanings about six months ago, completed: their recalls fall due in the coming weeks, so the recall
+    page and the recall reminders have something to do."""
+    patients = list(Patient.objects.filter(external_id__startswith="DEMO-").order_by("id"))[::9][:16]
+    hygienist = {"downtown": providers["Jordan Park, RDH"], "northside": providers["Riley Chen, RDH"]}
+    made = 0
+    for i, patient in enumerate(patients):
+        key = f"demo-recall-{i}"
+        if Appointment.objects.filter(idempotency_key=key).exists():
+            continue
+        slug = "downtown" if i % 2 == 0 else "northside"
+        location = locations[slug]
+        day = timezone.now().astimezone(location.zone).date() - timedelta(days=150 + 3 * i)
+        while day.weekday() >= 5:
+            day -= timedelta(days=1)
+        try:
+            appt = appointment_book(
+                location=location,
+                appointment_type=types["Cleaning & checkup"],
+                provider=hygienist[slug],
+                start=local_to_utc(day, time(16), location.zone),
+                patient=patient,
+                by=SEEDER,
+                idempotency_key=key,
+                notify_patient=False,
+                override_hours=True,
+            )
+        except SlotTaken:
+            continue
+        appointment_complete(appointment=appt, by=SEEDER)
+        made += 1
     return made
 
 

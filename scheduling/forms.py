@@ -76,6 +76,8 @@ class _WhenForm(forms.Form):
 
 
 class StaffBookForm(_WhenForm):
+    field_order = ["patient", "appointment_type", "provider", "date", "time", "operatory", "note"]
+
     patient = forms.IntegerField(widget=forms.HiddenInput)
     appointment_type = forms.ModelChoiceField(queryset=AppointmentType.objects.filter(is_active=True), label="Type")
     note = forms.CharField(max_length=500, required=False, label="Staff note")
@@ -83,6 +85,8 @@ class StaffBookForm(_WhenForm):
 
 
 class MoveForm(_WhenForm):
+    field_order = ["provider", "date", "time", "operatory", "reason"]
+
     reason = forms.CharField(max_length=500, required=False)
 
 

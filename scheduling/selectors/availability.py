@@ -140,7 +140,6 @@ class CalendarSnapshot:
     provider_other: dict[int, _Busy] = field(default_factory=dict)  # time off and blocks
     operatory_appts: dict[int, _Busy] = field(default_factory=dict)
     operatory_other: dict[int, _Busy] = field(default_factory=dict)
-    rows_read: int = 0
 
     # --- loading -------------------------------------------------------------------------------------
     @classmethod
@@ -207,9 +206,7 @@ class CalendarSnapshot:
             appts = appts.exclude(pk=ignore_appointment_id)
         p_appts: dict[int, list] = defaultdict(list)
         o_appts: dict[int, list] = defaultdict(list)
-        rows = 0
         for pid, oid, s, e in appts.values_list("provider_id", "operatory_id", "occupied_start", "occupied_end"):
-            rows += 1
             interval = (_ts(s), _ts(e))
             if pid in provider_set:
                 p_appts[pid].append(interval)
@@ -221,7 +218,6 @@ class CalendarSnapshot:
         for pid, s, e in TimeOff.objects.filter(
             provider_id__in=provider_set, start__lt=win_end, end__gt=win_start
         ).values_list("provider_id", "start", "end"):
-            rows += 1
             p_other[pid].append((_ts(s), _ts(e)))
 
         blocks = Block.objects.filter(location=location, start__lt=win_end).filter(
@@ -229,7 +225,6 @@ class CalendarSnapshot:
             | (~Q(repeat=Block.Repeat.NONE) & (Q(repeat_until__isnull=True) | Q(repeat_until__gte=first_day)))
         )
         for block in blocks.only("provider_id", "operatory_id", "start", "end", "repeat", "repeat_until"):
-            rows += 1
             for s, e in _block_occurrences(block, zone, first_day - timedelta(days=1), last_day + timedelta(days=1)):
                 interval = (_ts(s), _ts(e))
                 if block.provider_id is None and block.operatory_id is None:
@@ -247,7 +242,6 @@ class CalendarSnapshot:
         snap.operatory_appts = {oid: _Busy(v) for oid, v in o_appts.items()}
         snap.provider_other = {pid: _Busy(v) for pid, v in p_other.items()}
         snap.operatory_other = {oid: _Busy(v) for oid, v in o_other.items()}
-        snap.rows_read = rows + sum(len(v) for v in hours.values()) + len(operatory_ids)
         return snap
 
     # --- questions -------------------------------------------------------------------------------------

@@ -73,7 +73,6 @@ class DayView:
     columns: list[Column]
     exceptions: list[StaffTask]
     holds: list[Appointment]
-    other_location_appointments: int = 0
 
     @property
     def hours(self) -> list[int]:

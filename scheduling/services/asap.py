@@ -38,7 +38,7 @@ from scheduling.models import (
 from scheduling.selectors.availability import CalendarSnapshot
 from scheduling.selectors.settings import scheduling_settings
 
-from .booking import SlotTaken, _audit, _Conflict, _guarded_save, _NotFree, _place, appointment_move
+from .booking import SlotTaken, _audit, _Conflict, _insert, _NotFree, _place, appointment_move
 from .messages import SENDER, appointment_context
 
 log = logging.getLogger(__name__)
@@ -227,24 +227,19 @@ def _take(offer: AsapOffer) -> Appointment:
         last_day=offer.start.astimezone(request.location.zone).date(),
         provider_ids=[offer.provider_id],
     )
-    operatory_id, occ_start, end, occ_end = _place(snap, provider_id=offer.provider_id, start=offer.start)
-    appointment = Appointment(
-        location=request.location,
-        provider=offer.provider,
-        operatory_id=operatory_id,
-        appointment_type=t,
-        patient=request.patient,
-        status=AppointmentStatus.HOLD,
-        source=AppointmentSource.ONLINE,
-        start=offer.start,
-        end=end,
-        occupied_start=occ_start,
-        occupied_end=occ_end,
-        idempotency_key=f"asap:{offer.opening_key}",
-        held_at=timezone.now(),
-    )
+    placement = _place(snap, provider_id=offer.provider_id, start=offer.start)
     try:
-        _guarded_save(appointment, force_insert=True)
+        appointment = _insert(
+            placement,
+            location=request.location,
+            provider=offer.provider,
+            appointment_type=t,
+            patient=request.patient,
+            status=AppointmentStatus.HOLD,
+            source=AppointmentSource.ONLINE,
+            idempotency_key=f"asap:{offer.opening_key}",
+            held_at=timezone.now(),
+        )
     except IntegrityError:
         raise _NotFree() from None  # the opening's key is taken: another accept won
     _audit(appointment, by=ASAP, verb="appointment.hold_placed", before=None, reason=f"ASAP offer #{offer.pk}")

@@ -19,6 +19,7 @@ the database) makes a double-click or a resubmitted form return the first answer
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -128,6 +129,23 @@ def _audit(appointment: Appointment, *, by: Actor, verb: str, before: dict | Non
     )
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where and when a visit goes: its times (visit and occupied, with buffers) and the chosen operatory."""
+
+    start: datetime
+    end: datetime
+    occupied_start: datetime
+    occupied_end: datetime
+    operatory_id: int
+
+    def apply(self, appointment: Appointment) -> Appointment:
+        appointment.start, appointment.end = self.start, self.end
+        appointment.occupied_start, appointment.occupied_end = self.occupied_start, self.occupied_end
+        appointment.operatory_id = self.operatory_id
+        return appointment
+
+
 def _place(
     snap: CalendarSnapshot,
     *,
@@ -136,21 +154,26 @@ def _place(
     operatory_id: int | None = None,
     respect_hours: bool = True,
     respect_blocks: bool = True,
-) -> tuple[int, datetime, datetime, datetime]:
-    """(operatory id, occupied start, end, occupied end) for this start, or _NotFree."""
+) -> Placement:
+    """The re-check: where this start fits (the given operatory, or the first free one), or _NotFree."""
     occ_start, end, occ_end = snap.occupied(start)
     if respect_hours and not snap.within_hours(provider_id, start, end):
         raise _NotFree()
     if not snap.provider_free(provider_id, occ_start, occ_end, blocks=respect_blocks):
         raise _NotFree()
     free = snap.free_operatories(occ_start, occ_end, blocks=respect_blocks)
-    if operatory_id is not None:
-        if operatory_id not in free:
-            raise _NotFree()
-        return operatory_id, occ_start, end, occ_end
+    if operatory_id is not None and operatory_id not in free:
+        raise _NotFree()
     if not free:
         raise _NotFree()
-    return free[0], occ_start, end, occ_end
+    return Placement(start, end, occ_start, occ_end, operatory_id if operatory_id is not None else free[0])
+
+
+def _insert(placement: Placement, **fields) -> Appointment:
+    """Write a new appointment at a placement, through the guarded save."""
+    appointment = placement.apply(Appointment(**fields))
+    _guarded_save(appointment, force_insert=True)
+    return appointment
 
 
 def _snapshot_for(
@@ -236,7 +259,7 @@ def appointment_book(
                     start=start,
                     ignore=None,
                 )
-                operatory_id, occ_start, end, occ_end = _place(
+                placement = _place(
                     snap,
                     provider_id=provider.pk,
                     start=start,
@@ -245,25 +268,20 @@ def appointment_book(
                     respect_blocks=not override_hours,
                 )
                 now = timezone.now()
-                appointment = Appointment(
+                appointment = _insert(
+                    placement,
                     location=location,
                     provider=provider,
-                    operatory_id=operatory_id,
                     appointment_type=appointment_type,
                     patient=patient,
                     status=AppointmentStatus.CONFIRMED,
                     source=source,
-                    start=start,
-                    end=end,
-                    occupied_start=occ_start,
-                    occupied_end=occ_end,
                     staff_note=note,
                     booked_by=by.user,
                     confirmed_at=now,
                     confirmed_by=by.user,
                     idempotency_key=idempotency_key,
                 )
-                _guarded_save(appointment, force_insert=True)
                 _audit(appointment, by=by, verb="appointment.booked", before=None, reason=note)
                 if notify_patient:
                     send_confirmation(
@@ -369,7 +387,7 @@ def _move(
                     start=start,
                 ):
                     raise _NotFree()
-                operatory_id, occ_start, end, occ_end = _place(
+                placement = _place(
                     snap,
                     provider_id=new_provider.pk,
                     start=start,
@@ -380,9 +398,7 @@ def _move(
                 before = snapshot(locked, APPOINTMENT_FIELDS)
                 old_start, old_provider_id = locked.start, locked.provider_id
                 locked.provider = new_provider
-                locked.operatory_id = operatory_id
-                locked.start, locked.end = start, end
-                locked.occupied_start, locked.occupied_end = occ_start, occ_end
+                placement.apply(locked)
                 locked.reschedule_count += 1
                 if online and locked.status != AppointmentStatus.HOLD:
                     locked.status = AppointmentStatus.HOLD

@@ -39,7 +39,7 @@ from .booking import (
     _alternatives,
     _audit,
     _Conflict,
-    _guarded_save,
+    _insert,
     _NotFree,
     _place,
 )
@@ -296,7 +296,7 @@ def _hold_attempt(
     )
     if not _slot_open(snap, earliest=window.earliest, provider_id=provider.pk, start=start):
         raise _NotFree(snap)
-    operatory_id, occ_start, end, occ_end = _place(snap, provider_id=provider.pk, start=start)
+    placement = _place(snap, provider_id=provider.pk, start=start)
 
     match = patient_match(
         first_name=requester.first_name,
@@ -315,24 +315,18 @@ def _hold_attempt(
     elif match.kind == "ambiguous":
         identity = IdentityOutcome.AMBIGUOUS
 
-    now = timezone.now()
-    appointment = Appointment(
+    appointment = _insert(
+        placement,
         location=location,
         provider=provider,
-        operatory_id=operatory_id,
         appointment_type=appointment_type,
         patient=patient,
         status=AppointmentStatus.HOLD,
         source=AppointmentSource.ONLINE,
-        start=start,
-        end=end,
-        occupied_start=occ_start,
-        occupied_end=occ_end,
         idempotency_key=key,
         patient_note=requester.note,
-        held_at=now,
+        held_at=timezone.now(),
     )
-    _guarded_save(appointment, force_insert=True)
     request = BookingRequest.objects.create(
         **_request_fields(location, appointment_type, provider, start, requester, key, channel),
         outcome=BookingOutcome.HELD,

@@ -7,6 +7,7 @@ from billing.actors import Actor
 from billing.models import AuditEvent, Message, Patient, StaffTask, TaskStatus
 from scheduling.models import AppointmentStatus, BookingOutcome, CancelKind, Recall
 from scheduling.services import online
+from scheduling.services.booking import Placement
 from scheduling.services.online import hold_place
 from scheduling.services.transitions import (
     appointment_cancel,
@@ -181,7 +182,9 @@ def test_when_the_recheck_is_fooled_the_database_still_refuses_and_the_answer_is
     monkeypatch.setattr(
         online,
         "_place",
-        lambda snap, **k: (clinic.operatories[1].pk, at(TUESDAY, 9), at(TUESDAY, 10), at(TUESDAY, 10, 10)),
+        lambda snap, **k: Placement(
+            at(TUESDAY, 9), at(TUESDAY, 10), at(TUESDAY, 9), at(TUESDAY, 10, 10), clinic.operatories[1].pk
+        ),
     )
     result = hold(clinic)
     assert result is None

@@ -140,6 +140,7 @@ class CalendarSnapshot:
     provider_other: dict[int, _Busy] = field(default_factory=dict)  # time off and blocks
     operatory_appts: dict[int, _Busy] = field(default_factory=dict)
     operatory_other: dict[int, _Busy] = field(default_factory=dict)
+    earliest: datetime | None = None  # set by callers that apply the online minimum notice
 
     # --- loading -------------------------------------------------------------------------------------
     @classmethod

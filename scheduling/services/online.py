@@ -219,6 +219,21 @@ def hold_place(
     existing = _find_request(idempotency_key)
     if existing is not None:
         return _replay(existing)
+    taken_fields = {
+        "location": location,
+        "appointment_type": appointment_type,
+        "provider": provider,
+        "start": start,
+        "requester": requester,
+        "key": idempotency_key,
+        "channel": channel,
+    }
+    # A first look outside any transaction or lock: in a rush most requests are for times already gone, and
+    # they are answered from this read without queueing behind the bookings that can still succeed. A time
+    # that looks free is checked again, for real, under the lock.
+    first_look = _read_around(location=location, appointment_type=appointment_type, start=start, settings=settings)
+    if first_look is None or not _slot_open(first_look, provider_id=provider.pk, start=start):
+        return _record_taken(alternatives=_nearest(first_look, start), **taken_fields)
 
     for _attempt in range(MAX_ATTEMPTS):
         try:
@@ -244,25 +259,37 @@ def hold_place(
             raise
     else:
         taken = _NotFree()
-    alternatives = []
-    if taken.snapshot is not None:
-        window = online_window(location=location, appointment_type=appointment_type)
-        alternatives = nearest_in(taken.snapshot.slots(earliest=window.earliest), start)
-    return _record_taken(
-        alternatives=alternatives,
+    return _record_taken(alternatives=_nearest(taken.snapshot, start), **taken_fields)
+
+
+def _read_around(
+    *, location: Location, appointment_type: AppointmentType, start: datetime, settings: SchedulingSettings
+) -> CalendarSnapshot | None:
+    """The calendar of the requested day and the next two, every provider: enough to check the slot and,
+    if it's gone, to offer the nearest alternatives from the same read. None if the day is outside the
+    online window altogether."""
+    window = online_window(location=location, appointment_type=appointment_type)
+    day = start.astimezone(location.zone).date()
+    if not (window.first_day <= day <= window.last_day):
+        return None
+    snap = CalendarSnapshot.load(
         location=location,
         appointment_type=appointment_type,
-        provider=provider,
-        start=start,
-        requester=requester,
-        key=idempotency_key,
-        channel=channel,
+        first_day=day,
+        last_day=min(day + timedelta(days=2), window.last_day),
+        settings=settings,
     )
+    snap.earliest = window.earliest
+    return snap
 
 
-def _slot_open(snap: CalendarSnapshot, *, earliest: datetime, provider_id: int, start: datetime) -> bool:
+def _slot_open(snap: CalendarSnapshot, *, provider_id: int, start: datetime) -> bool:
     day = start.astimezone(snap.zone).date()
-    return any(s.start == start for s in snap.slots(earliest=earliest, provider_id=provider_id).get(day, []))
+    return any(s.start == start for s in snap.slots(earliest=snap.earliest, provider_id=provider_id).get(day, []))
+
+
+def _nearest(snap: CalendarSnapshot | None, start: datetime) -> list[Slot]:
+    return nearest_in(snap.slots(earliest=snap.earliest), start) if snap is not None else []
 
 
 @transaction.atomic
@@ -281,20 +308,8 @@ def _hold_attempt(
     if existing is not None:
         return _replay(existing)
     lock_calendar(location_id=location.pk, provider_ids=[provider.pk])
-    # The re-check reads the requested day and the next two for every provider, so that a lost race can be
-    # answered with alternatives from this same (fresh) read.
-    window = online_window(location=location, appointment_type=appointment_type)
-    day = start.astimezone(location.zone).date()
-    if not (window.first_day <= day <= window.last_day):
-        raise _NotFree()
-    snap = CalendarSnapshot.load(
-        location=location,
-        appointment_type=appointment_type,
-        first_day=day,
-        last_day=min(day + timedelta(days=2), window.last_day),
-        settings=settings,
-    )
-    if not _slot_open(snap, earliest=window.earliest, provider_id=provider.pk, start=start):
+    snap = _read_around(location=location, appointment_type=appointment_type, start=start, settings=settings)
+    if snap is None or not _slot_open(snap, provider_id=provider.pk, start=start):
         raise _NotFree(snap)
     placement = _place(snap, provider_id=provider.pk, start=start)
 

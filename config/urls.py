@@ -14,10 +14,13 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="console:today", permanent=False)),
     path("accounts/login/", auth.login, name="login"),
     path("accounts/logout/", auth.logout, name="logout"),
+    path("console/calendar/", include("scheduling.urls")),
     path("console/", include("billing.urls")),
     path("console/stripe/", include("billing.stripe.urls")),
     path("stripe/webhook/", stripe_webhook, name="stripe_webhook"),
     path("api/v1/", include("billing.api.urls")),
+    path("api/v1/", include("scheduling.api_urls")),
+    path("book/", include("scheduling.public_urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -128,6 +128,8 @@ PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="US")
 RATELIMIT_VIEW = "billing.views.auth.ratelimited"
 LOGIN_RATE = env("LOGIN_RATE", default="10/m")
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+# Public booking: submissions (book, reschedule, cancel, accept an offer) per client IP (see docs/scheduling.md).
+BOOKING_RATE = env("BOOKING_RATE", default="20/h")
 
 # --- API ----------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -5,7 +5,7 @@ import logging
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.template import TemplateDoesNotExist
+from django.template import Context, TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
@@ -27,10 +27,16 @@ def _has_template(name: str) -> bool:
     return True
 
 
+def _render_text(name: str, context: dict) -> str:
+    """Plain-text templates (subjects, text bodies, SMS) render without HTML escaping: an apostrophe in a
+    name must stay an apostrophe in a text message."""
+    return get_template(name).template.render(Context(context, autoescape=False))
+
+
 def _pick_channel(patient: Patient | None, channel: str | None, template: str) -> str | None:
+    if patient is not None and patient.preferred_channel == ContactChannel.NONE:
+        return None  # "no messages" wins over any channel a caller asks for
     if channel is None and patient is not None:
-        if patient.preferred_channel == ContactChannel.NONE:
-            return None
         channel = Channel.SMS if patient.preferred_channel == ContactChannel.SMS else Channel.EMAIL
     channel = channel or Channel.EMAIL
     if channel == Channel.SMS and not _has_template(f"messages/{template}/sms.txt"):
@@ -68,11 +74,11 @@ def notify(
     )
     if chosen == Channel.SMS:
         message.to = to or (patient.phone if patient else "")
-        message.body = render_to_string(f"messages/{template}/sms.txt", full_context).strip()
+        message.body = _render_text(f"messages/{template}/sms.txt", full_context).strip()
     else:
         message.to = to or (patient.email if patient else "")
-        message.subject = " ".join(render_to_string(f"messages/{template}/subject.txt", full_context).split())
-        message.body = render_to_string(f"messages/{template}/body.txt", full_context).strip() + "\n"
+        message.subject = " ".join(_render_text(f"messages/{template}/subject.txt", full_context).split())
+        message.body = _render_text(f"messages/{template}/body.txt", full_context).strip() + "\n"
         if _has_template(f"messages/{template}/body.html"):
             message.html_body = render_to_string(f"messages/{template}/body.html", full_context)
     if chosen is None:

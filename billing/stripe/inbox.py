@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -26,10 +25,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
 from billing.actors import Actor
+from billing.jobs import broker as _broker
 from billing.models import EventSource, EventStatus, Role, StripeEvent, TaskPriority
 from billing.registry import stripe_handlers_for
 from billing.services.audit import audit_record
@@ -139,18 +138,6 @@ def _clear_drain_flag() -> None:
             broker.connection.delete(flag)
         except Exception:
             log.warning("stripe inbox: could not clear the drain flag")
-
-
-_brokers: dict[int, object] = {}
-
-
-def _broker():
-    """One django-q2 broker per process. ``async_task`` alone builds a new one, with a new Redis
-    connection, on every call: ~5 ms of a webhook's answer on this machine."""
-    broker = _brokers.get(os.getpid())
-    if broker is None:
-        broker = _brokers[os.getpid()] = get_broker()
-    return broker
 
 
 # --- Processing ---------------------------------------------------------------------------------------------

@@ -1,7 +1,4 @@
-from zoneinfo import ZoneInfo
-
 from django import template
-from django.utils import timezone
 
 from billing.money import format_cents
 from billing.registry import task_kind_label
@@ -21,14 +18,6 @@ def cents(value, sign: str = "") -> str:
 @register.filter
 def phone(value: str) -> str:
     return format_phone(value)
-
-
-@register.filter
-def in_zone(value, zone_name: str):
-    """An aware datetime shown in a location's time zone (``{{ appt.start|in_zone:loc.time_zone }}``)."""
-    if not value:
-        return value
-    return timezone.localtime(value, ZoneInfo(zone_name))
 
 
 @register.filter

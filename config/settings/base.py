@@ -182,7 +182,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # 4xx answers (a "that time was just taken" 409, a refused webhook) are expected, not warnings.
+        "django.request": {"level": "ERROR"},
+        # The Stripe SDK logs every request at INFO (URLs and ids); keep it to problems.
+        "stripe": {"level": "WARNING"},
+    },
 }
 
 # --- Stripe (billing/stripe/; see docs/stripe.md) ---------------------------------------------------------

@@ -19,3 +19,7 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)  # one clinic day
 X_FRAME_OPTIONS = "DENY"
+# Keep database connections between requests (a new PostgreSQL connection costs more than most requests),
+# checked before reuse so a restarted database is no surprise.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)  # noqa: F405
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405

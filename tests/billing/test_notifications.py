@@ -96,3 +96,30 @@ def test_a_carrier_failure_is_recorded_on_the_message(settings, django_capture_o
 class BrokenSms(sms.BaseSmsBackend):
     def send(self, *, to, body):
         raise sms.SmsError("carrier down")
+
+
+def test_text_messages_are_not_html_escaped(django_capture_on_commit_callbacks):
+    patient = PatientFactory(first_name="D'Angelo", preferred_channel=ContactChannel.SMS)
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(
+            template="billing/test_notice",
+            context={"first_name": patient.first_name, "line": "Tom & Jerry's <ok>"},
+            patient=patient,
+            by=JOB,
+        )
+    assert sms.outbox[0].body.endswith("Tom & Jerry's <ok>")
+
+
+def test_email_subject_and_text_body_are_not_html_escaped(django_capture_on_commit_callbacks):
+    patient = PatientFactory(first_name="D'Angelo")
+    with django_capture_on_commit_callbacks(execute=True):
+        send(patient)
+    assert "Hi D'Angelo," in mail.outbox[0].body
+
+
+def test_no_messages_wins_over_a_channel_the_caller_asks_for(django_capture_on_commit_callbacks):
+    patient = PatientFactory(preferred_channel=ContactChannel.NONE)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = send(patient, channel=Channel.EMAIL)
+    assert message.status == MessageStatus.SUPPRESSED
+    assert mail.outbox == []

@@ -48,6 +48,16 @@ def main() -> int:
     names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
     if args.only:
         names = [n for n in names if n.removeprefix("bench_") in args.only]
+    if len(names) > 1:
+        # Each module sets Django up against its own fresh database: one process per module.
+        import subprocess
+
+        failed = 0
+        for name in names:
+            cmd = [sys.executable, "-m", "bench", "--only", name.removeprefix("bench_")]
+            failed += subprocess.run(cmd + (["--quick"] if args.quick else [])).returncode != 0
+        print(f"\n{len(names)} benchmark modules; {failed} with a missed goal or an error.")
+        return 1 if failed else 0
     missed = 0
     for name in names:
         module = importlib.import_module(f"bench.{name}")

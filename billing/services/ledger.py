@@ -40,7 +40,73 @@ def _guarantor_of(patient: Patient) -> Patient:
     return patient.household.guarantor or patient
 
 
-@transaction.atomic
+def _prepare(
+    *,
+    patient: Patient,
+    kind: str,
+    amount_cents: int,
+    effective_date: date | None,
+    source: str,
+    by: Actor,
+    code: str,
+    memo: str,
+    external_ref: str | None,
+    location: Location | None,
+    related_entry: LedgerEntry | None,
+) -> LedgerEntry:
+    """Check everything that can be checked without writing, and build the (unsaved) entry."""
+    if source == EntrySource.MANUAL and by.user is not None and not is_manager(by.user):
+        raise PermissionDenied("Only a manager can post manual ledger entries.")
+    effective_date = effective_date or practice_today()
+    amount = _validate_entry(
+        kind=kind,
+        amount_cents=amount_cents,
+        effective_date=effective_date,
+        code=code,
+        memo=memo,
+        related_entry=related_entry,
+    )
+    return LedgerEntry(
+        patient=patient,
+        guarantor=_guarantor_of(patient),
+        location=location or patient.home_location,
+        kind=kind,
+        amount_cents=amount,
+        effective_date=effective_date,
+        code=code,
+        source=source,
+        external_ref=external_ref,
+        memo=memo,
+        related_entry=related_entry,
+        posted_by_user=by.user,
+        posted_by_system=by.system,
+    )
+
+
+def _write(entry: LedgerEntry, *, by: Actor) -> bool:
+    """Insert the entry and its audit event in the caller's transaction. Returns False, having written
+    nothing, when its outside reference is already on the ledger (a concurrent twin won the race): only
+    that insert runs in a savepoint, so the loser's transaction carries on."""
+    if entry.external_ref is None:
+        entry.save()
+    else:
+        try:
+            with transaction.atomic():
+                entry.save()
+        except IntegrityError:
+            if LedgerEntry.objects.filter(source=entry.source, external_ref=entry.external_ref).exists():
+                return False
+            raise
+    audit_record(
+        actor=by, verb="ledger.posted", target=entry, after=snapshot(entry), patient=entry.patient, reason=entry.memo
+    )
+    return True
+
+
+def _already_posted(source: str, external_ref: str) -> ValidationError:
+    return ValidationError({"external_ref": f"{source} reference {external_ref} is already on the ledger."})
+
+
 def ledger_post(
     *,
     patient: Patient,
@@ -61,61 +127,74 @@ def ledger_post(
     the wrong sign for the kind, a reversal (use ledger_reverse), a refund without its payment, an
     outside reference already posted for this source. Manual entries are managers-only.
     """
-    if source == EntrySource.MANUAL and by.user is not None and not is_manager(by.user):
-        raise PermissionDenied("Only a manager can post manual ledger entries.")
-    effective_date = effective_date or practice_today()
-    amount = _validate_entry(
+    entry = _prepare(
+        patient=patient,
         kind=kind,
         amount_cents=amount_cents,
         effective_date=effective_date,
+        source=source,
+        by=by,
         code=code,
         memo=memo,
+        external_ref=external_ref,
+        location=location,
         related_entry=related_entry,
     )
     if external_ref is not None and LedgerEntry.objects.filter(source=source, external_ref=external_ref).exists():
-        raise ValidationError({"external_ref": f"{source} reference {external_ref} is already on the ledger."})
-    entry = LedgerEntry(
-        patient=patient,
-        guarantor=_guarantor_of(patient),
-        location=location or patient.home_location,
-        kind=kind,
-        amount_cents=amount,
-        effective_date=effective_date,
-        code=code,
-        source=source,
-        external_ref=external_ref,
-        memo=memo,
-        related_entry=related_entry,
-        posted_by_user=by.user,
-        posted_by_system=by.system,
-    )
-    try:
-        with transaction.atomic():
-            entry.save()
-    except IntegrityError:
-        if external_ref is not None and LedgerEntry.objects.filter(source=source, external_ref=external_ref).exists():
-            raise ValidationError(
-                {"external_ref": f"{source} reference {external_ref} is already on the ledger."}
-            ) from None
-        raise
-    audit_record(actor=by, verb="ledger.posted", target=entry, after=snapshot(entry), patient=patient, reason=memo)
+        raise _already_posted(source, external_ref)
+    with transaction.atomic():
+        written = _write(entry, by=by)
+    if not written:
+        raise _already_posted(source, external_ref)
     return entry
 
 
-def ledger_post_once(*, source: str, external_ref: str, **kwargs) -> tuple[LedgerEntry, bool]:
+def ledger_post_once(
+    *,
+    source: str,
+    external_ref: str,
+    patient: Patient,
+    kind: str,
+    amount_cents: int,
+    by: Actor,
+    effective_date: date | None = None,
+    code: str = "",
+    memo: str = "",
+    location: Location | None = None,
+    related_entry: LedgerEntry | None = None,
+) -> tuple[LedgerEntry, bool]:
     """Post an outside fact at most once: (entry, True) when posted now, (the earlier entry, False) when
     this (source, external_ref) is already on the ledger, including when a concurrent caller won the race.
-    The database's unique constraint is the guarantee; the first lookup only saves work."""
+    The database's unique constraint is the guarantee; the first lookup only saves work. Bad input is
+    refused as by ``ledger_post``. Runs in the caller's transaction (one savepoint around the insert)."""
     existing = LedgerEntry.objects.filter(source=source, external_ref=external_ref).first()
     if existing is not None:
         return existing, False
-    try:
+    entry = _prepare(
+        patient=patient,
+        kind=kind,
+        amount_cents=amount_cents,
+        effective_date=effective_date,
+        source=source,
+        by=by,
+        code=code,
+        memo=memo,
+        external_ref=external_ref,
+        location=location,
+        related_entry=related_entry,
+    )
+    if _in_transaction():
+        written = _write(entry, by=by)
+    else:
         with transaction.atomic():
-            return ledger_post(source=source, external_ref=external_ref, **kwargs), True
-    except ValidationError as exc:
-        if "external_ref" not in getattr(exc, "error_dict", {}):
-            raise
+            written = _write(entry, by=by)
+    if not written:
         return LedgerEntry.objects.get(source=source, external_ref=external_ref), False
+    return entry, True
+
+
+def _in_transaction() -> bool:
+    return transaction.get_connection().in_atomic_block
 
 
 @transaction.atomic

@@ -88,8 +88,11 @@ def event_receive(*, payload: bytes, signature: str) -> tuple[StripeEvent | None
         payload=payload.decode("utf-8"),
     )
     try:
-        with transaction.atomic():
-            row.save(force_insert=True)
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint, so a repeat doesn't break the caller's transaction
+                row.save(force_insert=True)
+        else:
+            row.save(force_insert=True)  # the webhook's own request: one autocommitted INSERT, no BEGIN/COMMIT
     except IntegrityError:  # the same event again (or its twin arriving at the same moment)
         return None, False
     if settings.STRIPE_PROCESS_INLINE:

@@ -372,7 +372,8 @@ def _body(location, kind, provider, start: datetime, key: str) -> dict:
         "slot": f"{provider.pk}-{int(start.timestamp())}",
         "first_name": "Surge",
         "last_name": "Client" + "".join(chr(97 + int(d)) for d in f"{n:06d}"),
-        "date_of_birth": "1984-05-06",
+        # Varied birth dates, as in a real practice: identity matching reads the charts born that day.
+        "date_of_birth": (date(1940, 1, 1) + timedelta(days=n % 25000)).isoformat(),
         "email": f"surge{n}@example.com",
         "phone": f"+1217555{n % 10000:04d}",
     }

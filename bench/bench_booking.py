@@ -331,37 +331,11 @@ def _surge(url: str, quick: bool) -> list[Figure]:
 def _start_server(url: str, *, workers: int, threads: int):
     """bench.common.start_gunicorn's server, with its log (Django logs every 409 "taken" as a warning) in a
     file instead of this report, and persistent database connections as production would run them."""
-    import subprocess
-    import sys
+    from bench.common import ROOT, start_gunicorn
 
-    from bench.common import ROOT, django_env, free_port, wait_for_port
-
-    port = free_port()
     log_path = ROOT / "var" / "bench-booking-gunicorn.log"
-    log_path.parent.mkdir(exist_ok=True)
-    log = open(log_path, "w")  # noqa: SIM115 - handed to the child process, closed when it exits
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=django_env(url, DB_CONN_MAX_AGE="60"),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    wait_for_port(port)
-    return proc, f"http://127.0.0.1:{port}", log_path
+    proc, base = start_gunicorn(url, workers=workers, threads=threads, log_path=log_path, DB_CONN_MAX_AGE="60")
+    return proc, base, log_path
 
 
 def _body(location, kind, provider, start: datetime, key: str) -> dict:

@@ -111,9 +111,16 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
 
 
-def start_gunicorn(url: str, *, workers: int = 2, threads: int = 1, port: int | None = None, **env: str):
-    """A real gunicorn serving the portal on loopback; returns (Popen, base_url)."""
+def start_gunicorn(
+    url: str, *, workers: int = 2, threads: int = 1, port: int | None = None, log_path: Path | None = None, **env: str
+):
+    """A real gunicorn serving the portal on loopback; returns (Popen, base_url). With ``log_path`` the
+    server's output goes to that file instead of the benchmark's report."""
     port = port or free_port()
+    log = None
+    if log_path is not None:
+        log_path.parent.mkdir(exist_ok=True)
+        log = open(log_path, "w")  # noqa: SIM115 - handed to the child process, closed when it exits
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -131,6 +138,8 @@ def start_gunicorn(url: str, *, workers: int = 2, threads: int = 1, port: int | 
         ],
         cwd=ROOT,
         env=django_env(url, **env),
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
     )
     wait_for_port(port)
     return proc, f"http://127.0.0.1:{port}"

@@ -149,40 +149,17 @@ def ledger_post(
     return entry
 
 
-def ledger_post_once(
-    *,
-    source: str,
-    external_ref: str,
-    patient: Patient,
-    kind: str,
-    amount_cents: int,
-    by: Actor,
-    effective_date: date | None = None,
-    code: str = "",
-    memo: str = "",
-    location: Location | None = None,
-    related_entry: LedgerEntry | None = None,
-) -> tuple[LedgerEntry, bool]:
+def ledger_post_once(*, source: str, external_ref: str, by: Actor, **fields) -> tuple[LedgerEntry, bool]:
     """Post an outside fact at most once: (entry, True) when posted now, (the earlier entry, False) when
     this (source, external_ref) is already on the ledger, including when a concurrent caller won the race.
-    The database's unique constraint is the guarantee; the first lookup only saves work. Bad input is
-    refused as by ``ledger_post``. Runs in the caller's transaction (one savepoint around the insert)."""
+    The database's unique constraint is the guarantee; the first lookup only saves work. ``fields`` and
+    the refusals are those of ``ledger_post``. Runs in the caller's transaction (one savepoint around the
+    insert)."""
     existing = LedgerEntry.objects.filter(source=source, external_ref=external_ref).first()
     if existing is not None:
         return existing, False
-    entry = _prepare(
-        patient=patient,
-        kind=kind,
-        amount_cents=amount_cents,
-        effective_date=effective_date,
-        source=source,
-        by=by,
-        code=code,
-        memo=memo,
-        external_ref=external_ref,
-        location=location,
-        related_entry=related_entry,
-    )
+    fields = {"effective_date": None, "code": "", "memo": "", "location": None, "related_entry": None, **fields}
+    entry = _prepare(source=source, external_ref=external_ref, by=by, **fields)
     if _in_transaction():
         written = _write(entry, by=by)
     else:

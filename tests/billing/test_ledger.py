@@ -1,4 +1,3 @@
-import threading
 from datetime import date
 
 import pytest
@@ -14,6 +13,7 @@ from billing.selectors.ledger import guarantor_balance, patient_balance, patient
 from billing.services import ledger as ledger_services
 from billing.services.ledger import ledger_post, ledger_post_once, ledger_reverse
 from tests.billing.factories import LedgerEntryFactory, PatientFactory
+from tests.concurrency import run_at_once
 from tests.conftest import postgres_only
 
 SYSTEM = Actor.system_component("tests")
@@ -244,27 +244,15 @@ class TestReversal:
 @pytest.mark.django_db(transaction=True)
 def test_two_managers_reversing_at_once_make_one_reversal(manager):
     entry = LedgerEntryFactory()
-    barrier = threading.Barrier(2)
-    outcomes = []
 
     def attempt():
-        from django.db import connection as conn
-
         try:
-            barrier.wait()
             ledger_reverse(entry=entry, by=Actor.of(manager), reason="race")
-            outcomes.append("ok")
+            return "ok"
         except ValidationError:
-            outcomes.append("refused")
-        finally:
-            conn.close()
+            return "refused"
 
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) == ["ok", "refused"]
+    assert sorted(run_at_once([attempt, attempt])) == ["ok", "refused"]
     assert LedgerEntry.objects.filter(reverses=entry).count() == 1
 
 
@@ -272,31 +260,19 @@ def test_two_managers_reversing_at_once_make_one_reversal(manager):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_posts_of_one_outside_fact_make_one_entry():
     patient = PatientFactory()
-    barrier = threading.Barrier(4)
-    results = []
 
     def attempt():
-        from django.db import connection as conn
+        entry, created = ledger_post_once(
+            patient=patient,
+            kind=EntryKind.PAYMENT,
+            amount_cents=-999,
+            source=EntrySource.STRIPE,
+            external_ref="in_race",
+            by=SYSTEM,
+        )
+        return entry.pk, created
 
-        try:
-            barrier.wait()
-            entry, created = ledger_post_once(
-                patient=patient,
-                kind=EntryKind.PAYMENT,
-                amount_cents=-999,
-                source=EntrySource.STRIPE,
-                external_ref="in_race",
-                by=SYSTEM,
-            )
-            results.append((entry.pk, created))
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=attempt) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_at_once([attempt] * 4)
     assert len({pk for pk, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert LedgerEntry.objects.filter(external_ref="in_race").count() == 1

@@ -1,5 +1,3 @@
-import threading
-
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -7,6 +5,7 @@ from billing.actors import Actor
 from billing.models import AuditEvent, StaffTask, TaskStatus
 from billing.services.staff_tasks import task_open, task_resolve
 from tests.billing.factories import PatientFactory, StaffTaskFactory
+from tests.concurrency import run_at_once
 from tests.conftest import postgres_only
 
 pytestmark = pytest.mark.django_db
@@ -54,22 +53,9 @@ def test_a_note_is_required(front_desk):
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_opening_the_same_task_at_once_make_one():
     patient = PatientFactory()
-    barrier = threading.Barrier(3)
-    created = []
 
     def attempt():
-        from django.db import connection
+        return task_open(kind="general", title="x", patient=patient, by=JOB, dedupe_key="race")[1]
 
-        try:
-            barrier.wait()
-            created.append(task_open(kind="general", title="x", patient=patient, by=JOB, dedupe_key="race")[1])
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(created) == [False, False, True]
+    assert sorted(run_at_once([attempt] * 3)) == [False, False, True]
     assert StaffTask.objects.filter(dedupe_key="race").count() == 1

@@ -11,31 +11,17 @@ import json
 import os
 import string
 import sys
-import threading
 from collections import Counter
 from datetime import date, timedelta
 from types import SimpleNamespace
+
+from tests.concurrency import run_at_once
 
 N_CLIENTS = 50
 
 
 def _letters(i: int) -> str:
     return string.ascii_lowercase[i % 26] * (1 + i // 26)
-
-
-def _in_thread(fn, results: list, barrier: threading.Barrier):
-    from django.db import connection
-
-    def run():
-        try:
-            barrier.wait(timeout=30)
-            results.append(fn())
-        except Exception as exc:  # a crash is a result too: the test asserts there are none
-            results.append(f"error: {type(exc).__name__}: {exc}")
-        finally:
-            connection.close()
-
-    return threading.Thread(target=run)
 
 
 def same_slot(clinic, day: date, n: int = N_CLIENTS) -> dict:
@@ -45,8 +31,6 @@ def same_slot(clinic, day: date, n: int = N_CLIENTS) -> dict:
     from scheduling.services.online import Requester, hold_place
 
     start = local_to_utc(day, _nine(), clinic.location.zone)
-    barrier = threading.Barrier(n)
-    results: list = []
 
     def attempt(i: int):
         def go():
@@ -67,11 +51,7 @@ def same_slot(clinic, day: date, n: int = N_CLIENTS) -> dict:
 
         return go
 
-    threads = [_in_thread(attempt(i), results, barrier) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_at_once([attempt(i) for i in range(n)])
     active = Appointment.objects.filter(
         provider=clinic.providers[0], start=start, status=AppointmentStatus.HOLD
     ).count()
@@ -93,8 +73,6 @@ def overlapping_storm(clinic, day: date, n: int = N_CLIENTS) -> dict:
     from scheduling.services.online import Requester, hold_place
 
     zone = clinic.location.zone
-    barrier = threading.Barrier(n)
-    results: list = []
 
     def attempt(i: int):
         start = local_to_utc(day, time(9, 15 * (i % 5) % 60), zone) if i % 5 < 4 else local_to_utc(day, time(10), zone)
@@ -117,11 +95,7 @@ def overlapping_storm(clinic, day: date, n: int = N_CLIENTS) -> dict:
 
         return go
 
-    threads = [_in_thread(attempt(i), results, barrier) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_at_once([attempt(i) for i in range(n)])
     from scheduling.selectors.availability import day_bounds
 
     first, last = day_bounds(day, zone)
@@ -166,8 +140,6 @@ def reschedule_vs_booking(clinic, day: date, rounds: int = 6) -> dict:
             by=Actor.system_component("race"),
         )
         target = new if r % 2 == 0 else old
-        barrier = threading.Barrier(2)
-        results: list = []
 
         def move(appt=appt, new=new):
             try:
@@ -195,11 +167,7 @@ def reschedule_vs_booking(clinic, day: date, rounds: int = 6) -> dict:
                 ).outcome
             )
 
-        threads = [_in_thread(move, results, barrier), _in_thread(book, results, barrier)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = run_at_once([move, book])
         for slot in (old, new):
             n = Appointment.objects.filter(provider=lee, start=slot, status__in=ACTIVE_STATUSES).count()
             report["double_booked"] += n > 1

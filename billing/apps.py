@@ -22,7 +22,9 @@ def _after_migrate(sender, using, **kwargs):
     from django.db import connections
 
     from billing.db.append_only import install_append_only_triggers
+    from billing.db.corrections import install_correction_triggers
     from billing.roles import ensure_roles
 
     install_append_only_triggers(connections[using])
+    install_correction_triggers(connections[using])
     ensure_roles()

@@ -39,6 +39,39 @@ class LedgerEntryForm(forms.Form):
     effective_date = forms.DateField(widget=DateInput)
     code = forms.CharField(max_length=32, required=False, help_text="CDT or plan code (optional).")
     memo = forms.CharField(max_length=500, required=False)
+    # Shown only once the service asked for them (an overpayment, a future date); see ``offer_confirmations``.
+    confirm_overpayment = forms.BooleanField(required=False)
+    confirm_future_date = forms.BooleanField(required=False)
+    CONFIRMATIONS = {"overpayment": "confirm_overpayment", "future_date": "confirm_future_date"}
+    # The service names amounts in cents; this form's field is in dollars.
+    SERVICE_FIELDS = {"amount_cents": "amount"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offered: dict[str, tuple[str, str]] = {}  # confirmation field -> (the warning, the checkbox's label)
+
+    @property
+    def entry_fields(self):
+        return [f for f in self if f.name not in self.CONFIRMATIONS.values()]
+
+    @property
+    def confirmations(self):
+        return [(self[name], warning, label) for name, (warning, label) in self.offered.items()]
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        """Put the service's errors on this form's fields; a warning that needs confirming (an overpayment,
+        a future date) is offered with its checkbox, the user's input kept."""
+        if not hasattr(exc, "error_dict"):
+            add_service_errors(self, exc)
+            return
+        for field, errors in exc.error_dict.items():
+            target = self.SERVICE_FIELDS.get(field, field)
+            for error in errors:
+                confirm = self.CONFIRMATIONS.get(error.code or "")
+                if confirm:
+                    self.offered[confirm] = (" ".join(error.messages), _CONFIRM_LABELS[confirm](error, self.data))
+                    continue  # shown once, beside its checkbox
+                self.add_error(target if target in self.fields else None, error)
 
     def clean(self):
         data = super().clean()
@@ -56,6 +89,20 @@ class LedgerEntryForm(forms.Form):
                 cents = -cents
             data["amount_cents"] = cents
         return data
+
+
+def _overpayment_label(error: ValidationError, data) -> str:
+    from billing.money import format_cents
+
+    credit = (error.params or {}).get("credit_cents", 0)
+    return f"Post anyway, leave {format_cents(credit)} as credit on account"
+
+
+def _future_label(error: ValidationError, data) -> str:
+    return f"Post it dated {data.get('effective_date', '')} (in the future)"
+
+
+_CONFIRM_LABELS = {"confirm_overpayment": _overpayment_label, "confirm_future_date": _future_label}
 
 
 class ReversalForm(forms.Form):

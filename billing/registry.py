@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.http import HttpRequest
+from django.urls import NoReverseMatch
 
 from .roles import is_manager
 
@@ -32,9 +33,14 @@ class ConsolePanel:
 
 @dataclass(frozen=True)
 class TaskKind:
+    """A kind of staff task. ``link(context)`` (optional) turns a task's ``context`` into the URL of the
+    thing to act on (an appointment, a payment), shown in the queue as ``link_label``; None if none."""
+
     key: str
     label: str
     help: str = ""
+    link: Callable[[dict], str | None] | None = None
+    link_label: str = "Open"
 
 
 @dataclass
@@ -56,10 +62,25 @@ def console_panels_for(request: HttpRequest) -> list[ConsolePanel]:
     return sorted(panels, key=lambda p: (p.order, p.key))
 
 
-def register_task_kind(key: str, label: str, help: str = "") -> TaskKind:
-    kind = TaskKind(key=key, label=label, help=help)
+def register_task_kind(
+    key: str, label: str, help: str = "", *, link: Callable[[dict], str | None] | None = None, link_label: str = "Open"
+) -> TaskKind:
+    kind = TaskKind(key=key, label=label, help=help, link=link, link_label=link_label)
     _registry.task_kinds[key] = kind
     return kind
+
+
+def task_target(kind: str, context: dict | None) -> tuple[str, str] | None:
+    """(url, label) of what a task of this kind is about, from its ``context``; None when the kind has no
+    link or the context doesn't name the thing (a link that can't be built is left out, never an error)."""
+    found = _registry.task_kinds.get(kind)
+    if found is None or found.link is None or not isinstance(context, dict):
+        return None
+    try:
+        url = found.link(context)
+    except (KeyError, TypeError, ValueError, NoReverseMatch):  # a malformed context must not break the queue
+        return None
+    return (url, found.link_label) if url else None
 
 
 def task_kind_label(key: str) -> str:

@@ -25,5 +25,5 @@ urlpatterns = [
 ]
 
 handler403 = "billing.views.errors.forbidden"
-handler404 = "billing.views.errors.not_found"
+handler404 = "billing.api.errors.not_found"  # JSON under /api/, the page elsewhere
 handler500 = "billing.views.errors.server_error"

@@ -19,8 +19,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.actors import Actor
+from billing.api.serializers import PlainTextField
 from billing.models import ContactChannel, Location, Patient
-from scheduling.models import Appointment, AppointmentStatus, AppointmentType, Operatory, Provider
+from scheduling.models import Appointment, AppointmentStatus, AppointmentType, CancelKind, Operatory, Provider
 from scheduling.rules import PUBLIC_SUBMIT_RATE_GROUP
 from scheduling.selectors.availability import Slot, online_slots, online_types, online_window, slot_lookup
 from scheduling.selectors.calendar import appointment_list, membership_badges
@@ -75,17 +76,17 @@ class BookingCreateSerializer(serializers.Serializer):
     location = serializers.SlugField()
     appointment_type = serializers.IntegerField()
     slot = serializers.CharField(help_text="A slot id from the availability endpoint.")
-    first_name = serializers.CharField(max_length=100)
-    last_name = serializers.CharField(max_length=100)
+    first_name = PlainTextField(max_length=100)
+    last_name = PlainTextField(max_length=100)
     date_of_birth = serializers.DateField()
-    email = serializers.CharField(max_length=254)
-    phone = serializers.CharField(max_length=32)
+    email = PlainTextField(max_length=254)
+    phone = PlainTextField(max_length=32)
     # The patients API's choices (one enum in the schema); "none" is refused by the booking service, since
     # a booking needs a way to reach the patient.
     preferred_channel = serializers.ChoiceField(
         choices=ContactChannel.choices, default=ContactChannel.EMAIL, help_text="email or sms"
     )
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    note = PlainTextField(multiline=True, max_length=500, required=False, allow_blank=True, default="")
     idempotency_key = serializers.CharField(
         max_length=100, required=False, help_text="Or send the Idempotency-Key header. Required one way or the other."
     )
@@ -112,6 +113,8 @@ class AppointmentSerializer(serializers.ModelSerializer):
     type_name = serializers.CharField(source="appointment_type.name", read_only=True)
     local_start = serializers.SerializerMethodField()
     membership_badge = serializers.SerializerMethodField()
+    # "" until the appointment is cancelled: declared so the schema's enum includes it.
+    cancel_kind = serializers.ChoiceField(choices=CancelKind.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Appointment
@@ -154,21 +157,27 @@ class StaffBookingSerializer(serializers.Serializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     start = serializers.DateTimeField(help_text="With offset, e.g. 2026-12-01T09:00:00-06:00.")
     operatory = serializers.PrimaryKeyRelatedField(queryset=Operatory.objects.filter(is_active=True), required=False)
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    note = PlainTextField(multiline=True, max_length=500, required=False, allow_blank=True, default="")
     override_hours = serializers.BooleanField(default=False)
     notify_patient = serializers.BooleanField(default=True)
+    confirm_patient_overlap = serializers.BooleanField(
+        default=False, help_text="Book even though the patient has another appointment then (400 names it otherwise)."
+    )
 
 
 class MoveSerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     provider = serializers.PrimaryKeyRelatedField(queryset=Provider.objects.filter(is_active=True), required=False)
     operatory = serializers.PrimaryKeyRelatedField(queryset=Operatory.objects.filter(is_active=True), required=False)
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = PlainTextField(multiline=True, max_length=500, required=False, allow_blank=True, default="")
     override_hours = serializers.BooleanField(default=False)
+    confirm_patient_overlap = serializers.BooleanField(
+        default=False, help_text="Book even though the patient has another appointment then (400 names it otherwise)."
+    )
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = PlainTextField(multiline=True, max_length=500, required=False, allow_blank=True, default="")
 
 
 TakenResponse = inline_serializer(
@@ -257,6 +266,11 @@ class BookingCreateView(_Public):
         responses={
             201: BookingResponse,
             200: OpenApiResponse(BookingResponse, description="A repeat of an earlier request (same idempotency key)."),
+            400: OpenApiResponse(
+                description="A field is refused, named in the body: e.g. `slot` for a time in the past, beyond the "
+                "service's how-far-ahead limit, not a slot id, or one at which the patient already has a visit. "
+                "Nothing is recorded."
+            ),
             409: OpenApiResponse(BookingResponse, description="The time was just taken; nearest alternatives."),
             429: OpenApiResponse(description="Too many submissions from this address."),
         },
@@ -284,7 +298,7 @@ class BookingCreateView(_Public):
             raise exceptions.ValidationError({"appointment_type": "Not a service bookable online at this location."})
         provider, start = slot_lookup(data["slot"], location=location)
         if provider is None:
-            raise exceptions.ValidationError({"slot": "Not a slot at this location."})
+            raise exceptions.ValidationError({"slot": "Not a valid time: use a slot from the availability endpoint."})
         try:
             result = hold_place(
                 location=location,
@@ -296,7 +310,12 @@ class BookingCreateView(_Public):
                 channel="api",
             )
         except DjangoValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
+            if not hasattr(exc, "error_dict"):
+                raise exceptions.ValidationError(exc.messages) from None
+            errors = exc.message_dict
+            if "start" in errors:  # the service's name for the visit's time; here the client sent it as `slot`
+                errors["slot"] = errors.pop("start")
+            raise exceptions.ValidationError(errors) from None
         zone = location.zone
         body = {
             "status": result.outcome,
@@ -320,6 +339,19 @@ class BookingCreateView(_Public):
 
 
 # --- staff endpoints ---------------------------------------------------------------------------------------
+MAX_ID = 2**63 - 1  # ids are BigAutoField: anything larger would overflow the query (a 500)
+
+
+def _id_param(params, name: str) -> int | None:
+    """An optional id filter: ASCII digits within range, or a 400 naming the parameter (not a 500)."""
+    value = params.get(name, "")
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) > MAX_ID:
+        raise exceptions.ValidationError({name: "A whole number (an id)."})
+    return int(value)
+
+
 @extend_schema(tags=["appointments"])
 class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Appointments for staff (console role). Writes go through the scheduling services."""
@@ -334,7 +366,7 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         if params.get("location"):
             location = get_object_or_404(Location, slug=params["location"])
         try:
-            day = date.fromisoformat(params["date"]) if params.get("date") else None
+            day = date.fromisoformat(params["date"]) if "date" in params else None
         except ValueError:
             raise exceptions.ValidationError({"date": "Use YYYY-MM-DD."}) from None
         if day is not None and location is None:
@@ -346,8 +378,8 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             location=location,
             day=day,
             status=status_filter,
-            provider_id=int(params["provider"]) if params.get("provider", "").isdigit() else None,
-            patient_id=int(params["patient"]) if params.get("patient", "").isdigit() else None,
+            provider_id=_id_param(params, "provider"),
+            patient_id=_id_param(params, "patient"),
         )
 
     @extend_schema(
@@ -382,6 +414,12 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             status=status.HTTP_409_CONFLICT,
         )
 
+    @staticmethod
+    def _reason(request) -> str:
+        serializer = ReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data["reason"]
+
     def _transition(self, request, fn, **kwargs):
         appt = self.get_object()
         fn(appointment=appt, by=Actor.of(request.user), **kwargs)
@@ -395,12 +433,12 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @extend_schema(request=ReasonSerializer, responses=AppointmentSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        return self._transition(request, transitions.hold_reject, reason=request.data.get("reason", ""))
+        return self._transition(request, transitions.hold_reject, reason=self._reason(request))
 
     @extend_schema(request=ReasonSerializer, responses=AppointmentSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        return self._transition(request, transitions.appointment_cancel, reason=request.data.get("reason", ""))
+        return self._transition(request, transitions.appointment_cancel, reason=self._reason(request))
 
     @extend_schema(request=None, responses=AppointmentSerializer)
     @action(detail=True, methods=["post"], url_path="check-in")

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections
 from django.db.models import Func
+
+from billing.db.exclusion import PostgresExclusionConstraint as BillingExclusionConstraint
 
 
 class TsTzRange(Func):
@@ -28,28 +29,8 @@ class TsTzRange(Func):
     output_field = DateTimeRangeField()
 
 
-class PostgresExclusionConstraint(ExclusionConstraint):
-    """An exclusion constraint that exists on PostgreSQL and is a no-op elsewhere (SQLite)."""
-
-    def constraint_sql(self, model, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return None
-        return super().constraint_sql(model, schema_editor)
-
-    def create_sql(self, model, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return None
-        return super().create_sql(model, schema_editor)
-
-    def remove_sql(self, model, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return None
-        return super().remove_sql(model, schema_editor)
-
-    def validate(self, model, instance, exclude=None, using=DEFAULT_DB_ALIAS):
-        if connections[using].vendor != "postgresql":
-            return
-        super().validate(model, instance, exclude=exclude, using=using)
+class PostgresExclusionConstraint(BillingExclusionConstraint):
+    """The core's PostgreSQL-only exclusion constraint, under the name scheduling's migrations record."""
 
 
 # PostgreSQL: two transactions that insert overlapping rows at the same moment can each find the other's

@@ -24,7 +24,7 @@ from scheduling.models import (
     WorkingHours,
 )
 from scheduling.selectors.availability import local_to_utc, online_slots
-from scheduling.services.booking import SlotTaken, appointment_book
+from scheduling.services.booking import PatientOverlap, SlotTaken, appointment_book
 from scheduling.services.online import Requester, hold_place
 from scheduling.services.transitions import appointment_complete, appointment_no_show
 
@@ -138,7 +138,8 @@ def _blocks(locations: dict[str, Location]) -> None:
 
 def _appointments(rng, locations, providers, types) -> int:
     """Fill each provider's days: fuller this week than later, completed in the past (recall types then set
-    the next recall), the odd no-show."""
+    the next recall), the odd no-show. A patient is never booked twice at once: the booking service refuses
+    (PatientOverlap) and the seed tries someone else."""
     patients = list(Patient.objects.filter(external_id__startswith="DEMO-").order_by("id"))
     if not patients:
         return 0
@@ -172,18 +173,16 @@ def _appointments(rng, locations, providers, types) -> int:
                             continue
                         start = local_to_utc(day, time(minute // 60, minute % 60), zone)
                         key = f"{prefix}{minute}"
-                        try:
-                            appt = appointment_book(
-                                location=location,
-                                appointment_type=t,
-                                provider=provider,
-                                start=start,
-                                patient=rng.choice(here),
-                                by=SEEDER,
-                                idempotency_key=key,
-                                notify_patient=False,
-                            )
-                        except SlotTaken:
+                        appt = _book_someone(
+                            rng,
+                            here,
+                            location=location,
+                            appointment_type=t,
+                            provider=provider,
+                            start=start,
+                            idempotency_key=key,
+                        )
+                        if appt is None:
                             minute += 15
                             continue
                         made += 1
@@ -195,6 +194,20 @@ def _appointments(rng, locations, providers, types) -> int:
                             else:
                                 appointment_complete(appointment=appt, by=SEEDER)
     return made
+
+
+def _book_someone(rng, patients, **booking) -> Appointment | None:
+    """Book one of ``patients`` (a few tries for someone free then); None if the time is taken."""
+    for _try in range(5):
+        try:
+            return appointment_book(
+                patient=rng.choice(patients), by=SEEDER, notify_patient=False, allow_past=True, **booking
+            )
+        except PatientOverlap:
+            continue
+        except SlotTaken:
+            return None
+    return None
 
 
 def _recall_history(rng, locations, providers, types) -> int:
@@ -223,8 +236,9 @@ def _recall_history(rng, locations, providers, types) -> int:
                 idempotency_key=key,
                 notify_patient=False,
                 override_hours=True,
+                allow_past=True,
             )
-        except SlotTaken:
+        except (SlotTaken, PatientOverlap):
             continue
         appointment_complete(appointment=appt, by=SEEDER)
         made += 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 
 from django import forms
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from billing.forms import DateInput
 from billing.models import ContactChannel
@@ -58,6 +60,18 @@ class OptionalReasonForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+def providers_at(location) -> QuerySet:
+    """Active providers with working hours at ``location`` that haven't ended (a past rota doesn't count)."""
+    today = timezone.now().astimezone(location.zone).date()
+    return (
+        Provider.objects.filter(
+            Q(working_hours__valid_until__isnull=True) | Q(working_hours__valid_until__gte=today),
+            is_active=True,
+            working_hours__location=location,
+        ).distinct()  # one filter(): the same working-hours row must be at this location and still current
+    )
+
+
 class _WhenForm(forms.Form):
     date = forms.DateField(widget=DateInput)
     time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time", "step": 300}))
@@ -73,6 +87,22 @@ class _WhenForm(forms.Form):
         super().__init__(*args, **kwargs)
         if location is not None:
             self.fields["operatory"].queryset = Operatory.objects.filter(location=location, is_active=True)
+            # Only who works here (a rota that hasn't ended): another location's provider can never fit.
+            self.fields["provider"].queryset = providers_at(location)
+        self.patient_overlap: list = []  # the patient's appointments in the way, after the service said so
+        if self.is_bound and self.data.get("confirm_patient_overlap"):
+            self.fields["confirm_patient_overlap"] = _book_anyway()
+
+    def warn_patient_overlap(self, exc) -> None:
+        """The service refused because the patient is booked then (PatientOverlap): show what's in the way and
+        offer "Book anyway"; everything typed stays."""
+        self.patient_overlap = exc.clashes
+        self.fields["confirm_patient_overlap"] = _book_anyway()
+        self.add_error("confirm_patient_overlap", exc.messages)
+
+
+def _book_anyway() -> forms.BooleanField:
+    return forms.BooleanField(required=False, label="Book anyway (the patient's other appointment stays as it is)")
 
 
 class StaffBookForm(_WhenForm):
@@ -105,4 +135,19 @@ class LinkPatientForm(forms.Form):
         data = super().clean()
         if bool(data.get("patient")) == bool(data.get("create_new")):
             raise forms.ValidationError("Pick one chart, or tick “create a new chart”.")
+        return data
+
+
+class ContactOfferForm(forms.Form):
+    """Staff's answer to "the patient typed a new email / phone": put the ticked ones on the chart, or keep it."""
+
+    action = forms.ChoiceField(choices=[("update", "Update chart"), ("keep", "Keep")])
+    fields = forms.MultipleChoiceField(
+        choices=[("email", "Email"), ("phone", "Phone")], required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "update" and not data.get("fields"):
+            self.add_error("fields", "Tick the email, the phone, or both.")
         return data

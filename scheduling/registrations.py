@@ -20,20 +20,43 @@ from billing.registry import (
 )
 from billing.roles import FRONT_DESK_GROUP, MANAGER_GROUP, register_role_grants
 
+
+def _appointment_link(context: dict) -> str | None:
+    """Scheduling tasks carry ``{"appointment": pk}``; the queue links straight to that appointment."""
+    pk = context.get("appointment")
+    return reverse("scheduling:appointment", args=[int(pk)]) if pk else None
+
+
+_APPT = {"link": _appointment_link, "link_label": "Open appointment"}
+
 register_task_kind(
     "scheduling.identity",
     "Booking: confirm identity",
     "An online request looks like more than one chart, or like one "
     "chart with other details. Link the right chart (or create one), then confirm the hold.",
+    **_APPT,
 )
-register_task_kind("scheduling.note", "Booking: patient note", "An online request came with a note for the practice.")
+register_task_kind(
+    "scheduling.note", "Booking: patient note", "An online request came with a note for the practice.", **_APPT
+)
 register_task_kind(
     "scheduling.hold_overdue",
     "Booking: hold waiting",
     "An online hold outlived the confirm window. It stays on the calendar until someone confirms or rejects it.",
+    **_APPT,
 )
 register_task_kind(
-    "scheduling.hold_expired", "Booking: hold expired", "An online hold's time came while it was unconfirmed."
+    "scheduling.hold_expired",
+    "Booking: hold expired",
+    "An online hold's time came while it was unconfirmed.",
+    **_APPT,
+)
+register_task_kind(
+    "scheduling.contact_changed",
+    "Booking: new contact details",
+    "A patient booking online typed an email or phone that differs from their chart. Update the chart or "
+    "keep it, from the appointment page.",
+    **_APPT,
 )
 
 register_role_grants(
@@ -108,3 +131,43 @@ def _seed(rng, stdout=None) -> None:
 
 
 register_demo_seeder("scheduling", _seed, order=40)
+
+
+def _register_audit_words() -> None:
+    """The audit trail shows these words for scheduling's verbs and the parts that act for a patient."""
+    from billing.audit_words import register_audit_words
+
+    register_audit_words(
+        verbs={
+            "appointment.booked": "Booked an appointment",
+            "appointment.hold_placed": "Held a time (online request)",
+            "appointment.confirmed": "Confirmed an appointment",
+            "appointment.rejected": "Rejected a held time",
+            "appointment.hold_expired": "A held time expired",
+            "appointment.moved": "Moved an appointment",
+            "appointment.rescheduled": "Rescheduled an appointment",
+            "appointment.cancelled": "Cancelled an appointment",
+            "appointment.checked_in": "Checked a patient in",
+            "appointment.completed": "Completed an appointment",
+            "appointment.no_show": "Marked a no-show",
+            "appointment.patient_linked": "Linked an appointment to a chart",
+            "asap.joined": "Joined the early-opening list",
+            "asap.withdrawn": "Left the early-opening list",
+            "asap.accepted": "Accepted an earlier time",
+            "booking.contact_kept": "Kept the chart's contact details",
+            "recall.set": "Set a recall",
+            "recall.done": "Closed a recall",
+        },
+        actors={
+            "scheduling.manage-link": "patient (manage link)",
+            "scheduling.online": "patient (online booking)",
+            "scheduling.asap": "patient (early-opening offer link)",
+            "scheduling.jobs": "scheduling jobs",
+            "scheduling.recall": "recall job",
+            "scheduling.reports": "daily booking report",
+            "scheduling": "scheduling",
+        },
+    )
+
+
+_register_audit_words()

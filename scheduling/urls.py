@@ -22,5 +22,6 @@ urlpatterns = [
     path("appointments/<int:pk>/no-show/", console.no_show, name="no_show"),
     path("appointments/<int:pk>/asap/", console.asap, name="asap"),
     path("appointments/<int:pk>/link-patient/", console.link_patient, name="link_patient"),
+    path("appointments/<int:pk>/contact/", console.contact_details, name="contact_details"),
     path("appointments/<int:pk>/move/", console.move, name="move"),
 ]

@@ -1,27 +1,53 @@
-"""API shapes. Writes go through billing services; serializers only parse and present."""
+"""API shapes. Writes go through billing services; serializers only parse and present.
 
-from drf_spectacular.types import OpenApiTypes
+Which fields a client may write, and how:
+- patients: ``POST`` needs first_name, last_name, date_of_birth (the rest optional); ``PUT`` replaces the
+  demographics, so it needs every writable field; ``PATCH`` changes only the fields sent. ``is_active`` is
+  read-only (a chart is never deactivated by omitting a form field).
+- households: ``POST`` takes a name; ``PUT`` needs name and guarantor; ``PATCH`` either.
+- free text (names, memos, reasons, notes) refuses control and invisible characters (billing.validators).
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import ContactChannel, EntryKind, Household, LedgerEntry, Location, Patient
-from billing.validators import parse_cents
+from billing.money import MAX_ENTRY_CENTS
+from billing.validators import parse_cents, validate_plain_text
 
 
-@extend_schema_field(OpenApiTypes.INT)
+@extend_schema_field({"type": "integer", "minimum": -MAX_ENTRY_CENTS, "maximum": MAX_ENTRY_CENTS})
 class StrictCentsField(serializers.Field):
-    """Integer cents only: 1250 is $12.50; 12.5, "12.50" and true are refused with a clear message."""
+    """Integer cents only: 1250 is $12.50; 12.5, "12.50", "²", "١٢٣" and true are refused with a clear message,
+    and so is anything beyond plus or minus MAX_ENTRY_CENTS."""
 
     def to_internal_value(self, data):
-        from django.core.exceptions import ValidationError
-
         try:
-            return parse_cents(data)
-        except ValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict["amount_cents"][0]) from None
+            return parse_cents(data, field=self.field_name)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict[self.field_name][0]) from None
 
     def to_representation(self, value):
         return value
+
+
+class PlainTextField(serializers.CharField):
+    """A CharField that takes only strings (not 0 or true) and refuses control and invisible characters
+    (BEL, zero-width space, right-to-left override...); ``multiline`` text may hold line breaks."""
+
+    def __init__(self, *, multiline: bool = False, **kwargs):
+        self.multiline = multiline
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):  # CharField would turn 0 into "0"; a name or memo is text
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        try:
+            return validate_plain_text(value, field=self.field_name, multiline=self.multiline)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict[self.field_name][0]) from None
 
 
 class HouseholdSummarySerializer(serializers.ModelSerializer):
@@ -31,13 +57,19 @@ class HouseholdSummarySerializer(serializers.ModelSerializer):
 
 
 class PatientSerializer(serializers.ModelSerializer):
+    first_name = PlainTextField(max_length=100)
+    last_name = PlainTextField(max_length=100)
+    preferred_name = PlainTextField(max_length=100, required=False, allow_blank=True)
+    external_id = PlainTextField(
+        max_length=64, required=False, allow_blank=True, help_text="The practice-management system's id."
+    )
     household = serializers.PrimaryKeyRelatedField(queryset=Household.objects.all(), required=False)
     home_location = serializers.SlugRelatedField(
         slug_field="slug", queryset=Location.objects.all(), required=False, allow_null=True
     )
     # Formats are checked (and normalised) by the service so the API and the console agree.
-    email = serializers.CharField(required=False, allow_blank=True, max_length=254)
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=32)
+    email = PlainTextField(required=False, allow_blank=True, max_length=254)
+    phone = PlainTextField(required=False, allow_blank=True, max_length=32)
     preferred_channel = serializers.ChoiceField(choices=ContactChannel.choices, required=False)
     is_guarantor = serializers.BooleanField(read_only=True)
 
@@ -60,8 +92,23 @@ class PatientSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "is_guarantor", "created_at", "updated_at"]
-        extra_kwargs = {"external_id": {"validators": []}}
+        # is_active: charts are deactivated by no API write (a form-encoded PUT that left it out used to).
+        read_only_fields = ["id", "is_active", "is_guarantor", "created_at", "updated_at"]
+
+
+class _ReplaceMixin:
+    """PUT replaces the resource: every writable field is required (PATCH is for changing some)."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            if not field.read_only:
+                field.required = True
+        return fields
+
+
+class PatientReplaceSerializer(_ReplaceMixin, PatientSerializer):
+    pass
 
 
 class PatientListSerializer(PatientSerializer):
@@ -72,6 +119,7 @@ class PatientListSerializer(PatientSerializer):
 
 
 class HouseholdSerializer(serializers.ModelSerializer):
+    name = PlainTextField(max_length=150)
     guarantor = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all(), required=False, allow_null=True)
     members = serializers.SerializerMethodField()
 
@@ -82,6 +130,10 @@ class HouseholdSerializer(serializers.ModelSerializer):
 
     def get_members(self, obj) -> list[int]:
         return [m.pk for m in obj.members.all()]
+
+
+class HouseholdReplaceSerializer(_ReplaceMixin, HouseholdSerializer):
+    pass
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
@@ -122,11 +174,20 @@ class LedgerEntryCreateSerializer(serializers.Serializer):
     )
     amount_cents = StrictCentsField(help_text="Signed integer cents: charges positive, payments and credits negative.")
     effective_date = serializers.DateField(required=False)
-    code = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
-    memo = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
-    external_ref = serializers.CharField(required=False, allow_null=True, max_length=255, default=None)
+    code = PlainTextField(required=False, allow_blank=True, max_length=32, default="")
+    memo = PlainTextField(multiline=True, required=False, allow_blank=True, max_length=500, default="")
+    external_ref = PlainTextField(required=False, allow_null=True, max_length=255, default=None)
+    confirm_overpayment = serializers.BooleanField(
+        default=False,
+        help_text="Post a payment above what the household owes (the rest becomes a credit on account); "
+        "without it such a payment is a 400 with code overpayment on amount_cents.",
+    )
+    confirm_future_date = serializers.BooleanField(
+        default=False,
+        help_text="Post an entry dated after today (managers only); without it that is a 400 on effective_date.",
+    )
 
 
 class ReversalCreateSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500)
+    reason = PlainTextField(multiline=True, max_length=500)
     effective_date = serializers.DateField(required=False)

@@ -306,7 +306,9 @@ def _ledger(rng: random.Random, patients: list[Patient], today: date) -> int:
                         patient=patient,
                         kind=EntryKind.PAYMENT,
                         amount_cents=-paid,
-                        effective_date=day + timedelta(days=rng.randint(0, 20)),
+                        # Paid up to 20 days after the visit, but never after today (a visit yesterday was
+                        # paid yesterday or today): the ledger refuses future-dated entries.
+                        effective_date=min(day + timedelta(days=rng.randint(0, 20)), today),
                         memo="Payment at the desk",
                         source=EntrySource.IMPORT,
                         external_ref=f"{ref}-pay",

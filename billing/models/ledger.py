@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.db.corrections import one_correction_path_constraint
+
 from .base import AppendOnlyModel
 from .patients import Patient
 from .practice import Location
@@ -38,7 +40,12 @@ class EntrySource(models.TextChoices):
 
 
 class LedgerEntry(AppendOnlyModel):
-    """One line of a patient's account. Never edited, never deleted: see billing/models/base.py."""
+    """One line of a patient's account. Never edited, never deleted: see billing/models/base.py.
+
+    Corrections: an entry is corrected by ONE reversal or by refunds (of a payment), never both, and money
+    that moved through Stripe only by a Stripe refund. The database enforces both (billing/db/corrections.py:
+    a BEFORE INSERT trigger on PostgreSQL and SQLite, and the exclusion constraint below on PostgreSQL).
+    """
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="ledger_entries")
     guarantor = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="guaranteed_entries")
@@ -97,12 +104,36 @@ class LedgerEntry(AppendOnlyModel):
                 )
                 for kind, sign in KIND_SIGN.items()
             ],
+            one_correction_path_constraint(),
         ]
 
     def __str__(self) -> str:
         from billing.money import format_cents
 
         return f"{self.get_kind_display()} {format_cents(self.amount_cents)} on {self.effective_date} (#{self.pk})"
+
+    @property
+    def reverse_refusal(self) -> str:
+        """Why staff can't reverse this entry ("" when they can). Reads ``reversed_by`` and whether it was
+        refunded (the ``has_refunds`` annotation of ``patient_ledger``, else one query); the service
+        re-checks under a lock."""
+        if self.kind == EntryKind.REVERSAL:
+            return "A reversal can't be reversed; post a new entry instead."
+        if self.kind == EntryKind.REFUND:
+            if self.source == EntrySource.STRIPE:
+                return "A card refund is final; if Stripe reports it failed, Chairside reverses it by itself."
+            return "A refund can't be reversed; post a charge or an adjustment instead."
+        if self.source == EntrySource.STRIPE:
+            return "This money moved through Stripe. Refund it from Card payments."
+        reversal = getattr(self, "reversed_by", None) if self.pk else None
+        if reversal is not None:
+            return f"This entry was already reversed by entry #{reversal.pk}."
+        has_refunds = getattr(self, "has_refunds", None)
+        if has_refunds is None and self.pk:
+            has_refunds = LedgerEntry.objects.filter(related_entry=self, kind=EntryKind.REFUND).exists()
+        if has_refunds:
+            return "This payment was refunded; it can't also be reversed."
+        return ""
 
     @property
     def posted_by_label(self) -> str:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+from email.headerregistry import Address
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -11,7 +13,7 @@ from django.utils import timezone
 
 from billing.actors import Actor
 from billing.jobs import enqueue
-from billing.models import Channel, ContactChannel, Message, MessageStatus, Patient
+from billing.models import Channel, ContactChannel, Message, MessageStatus, Patient, Practice
 from billing.selectors.practice import practice_get
 
 from .sms import get_sms_backend
@@ -98,6 +100,17 @@ def notify(
     return message
 
 
+def practice_sender(practice: Practice) -> str:
+    """The From of every email: the practice's name at the deployment's sending address
+    (``DEFAULT_FROM_EMAIL``'s address; its display name, "Chairside", is ours, not the patient's
+    practice). Patients reply to the practice's own email when it has one (Reply-To)."""
+    _, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    name = " ".join((practice.name or "").split())  # no line breaks or runs of spaces in a header
+    if not name or not address:
+        return settings.DEFAULT_FROM_EMAIL
+    return str(Address(display_name=name, addr_spec=address))
+
+
 def message_deliver(message_id: int) -> str:
     """Send a queued message. Claims it with one conditional UPDATE, so two workers (or a retry) send
     it once; a crash after the claim leaves it "sending" for a person to look at, never sent twice."""
@@ -113,7 +126,7 @@ def message_deliver(message_id: int) -> str:
             email = EmailMultiAlternatives(
                 subject=message.subject,
                 body=message.body,
-                from_email=settings.DEFAULT_FROM_EMAIL,
+                from_email=practice_sender(practice),
                 to=[message.to],
                 reply_to=[practice.email] if practice.email else None,
                 headers={"X-Chairside-Message": str(message.pk)},

@@ -2,6 +2,7 @@ from datetime import date
 
 from django.db.models import Q, QuerySet
 
+from billing.audit_words import actor_systems_matching, verbs_matching
 from billing.models import AuditEvent
 
 
@@ -14,13 +15,15 @@ def audit_events(
     until: date | None = None,
     q: str = "",
 ) -> QuerySet:
-    qs = AuditEvent.objects.select_related("actor_user", "patient", "target_type")
+    """Newest first. ``verb`` and ``actor`` match the stored names or the words the page shows
+    ("ledger.posted" or "posted a ledger"; "frontdesk" or "patient")."""
+    qs = AuditEvent.objects.select_related("actor_user", "patient", "target_type", "location")
     if patient_id:
         qs = qs.filter(patient_id=patient_id)
     if verb:
-        qs = qs.filter(verb__startswith=verb)
+        qs = qs.filter(Q(verb__startswith=verb) | Q(verb__in=verbs_matching(verb)))
     if actor:
-        qs = qs.filter(actor_label__icontains=actor)
+        qs = qs.filter(Q(actor_label__icontains=actor) | Q(actor_system__in=actor_systems_matching(actor)))
     if since:
         qs = qs.filter(occurred_at__date__gte=since)
     if until:

@@ -1,9 +1,9 @@
 from datetime import date
 
-from django.db.models import Count, F, QuerySet, Sum, Window
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum, Window
 from django.db.models.functions import Coalesce
 
-from billing.models import LedgerEntry, Patient
+from billing.models import EntryKind, LedgerEntry, Patient
 
 ORDER = ("effective_date", "posted_at", "id")
 
@@ -20,12 +20,14 @@ def guarantor_balance(*, guarantor: Patient) -> int:
 
 def patient_ledger(*, patient: Patient, newest_first: bool = True) -> QuerySet:
     """The patient's entries with ``running_balance`` (the balance right after each entry, in posting
-    order), computed by the database in one query whatever the slice shown."""
+    order) and ``has_refunds`` (what ``LedgerEntry.reverse_refusal`` reads), computed by the database in
+    one query whatever the slice shown."""
     qs = (
         LedgerEntry.objects.filter(patient=patient)
         .select_related("posted_by_user", "reverses", "reversed_by", "related_entry")
         .annotate(
             running_balance=Window(Sum("amount_cents"), order_by=[F(f).asc() for f in ORDER]),
+            has_refunds=Exists(LedgerEntry.objects.filter(related_entry=OuterRef("pk"), kind=EntryKind.REFUND)),
         )
     )
     return qs.order_by(*[f"-{f}" if newest_first else f for f in ORDER])

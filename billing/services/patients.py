@@ -10,7 +10,7 @@ from django.db import transaction
 from billing.actors import Actor
 from billing.models import ContactChannel, Household, Location, Patient
 from billing.services.audit import audit_record, snapshot
-from billing.validators import normalize_email, normalize_phone, validate_birth_date
+from billing.validators import normalize_email, normalize_phone, validate_birth_date, validate_plain_text
 
 EDITABLE_FIELDS = (
     "first_name",
@@ -30,15 +30,23 @@ def _clean(data: dict, *, instance: Patient | None = None) -> dict:
     """Normalise and check patient fields; raise one ValidationError naming every bad field."""
     errors: dict[str, str] = {}
     out = dict(data)
-    for name in ("first_name", "last_name"):
+    for name in ("first_name", "last_name", "preferred_name", "external_id"):
         if name in out:
             out[name] = (out[name] or "").strip()
+            try:
+                validate_plain_text(out[name], field=name)
+            except ValidationError as exc:
+                errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    for name in ("first_name", "last_name"):
+        if name in out and name not in errors:
             if not out[name]:
                 errors[name] = "This field is required."
             elif len(out[name]) > 100:
                 errors[name] = "At most 100 characters."
-    if "preferred_name" in out:
-        out["preferred_name"] = (out["preferred_name"] or "").strip()
+    if len(out.get("preferred_name", "")) > 100:
+        errors["preferred_name"] = "At most 100 characters."
+    if len(out.get("external_id", "")) > 64:
+        errors["external_id"] = "At most 64 characters."
     for name, fn in (("email", normalize_email), ("phone", normalize_phone)):
         if name in out:
             try:
@@ -50,8 +58,7 @@ def _clean(data: dict, *, instance: Patient | None = None) -> dict:
             validate_birth_date(out["date_of_birth"])
         except ValidationError as exc:
             errors.update({k: v[0] for k, v in exc.message_dict.items()})
-    if "external_id" in out:
-        out["external_id"] = (out["external_id"] or "").strip()
+    if out.get("external_id") and "external_id" not in errors:
         clash = Patient.objects.filter(external_id=out["external_id"]).exclude(external_id="")
         if instance is not None:
             clash = clash.exclude(pk=instance.pk)
@@ -74,7 +81,7 @@ def _clean(data: dict, *, instance: Patient | None = None) -> dict:
 
 @transaction.atomic
 def household_create(*, name: str, by: Actor) -> Household:
-    name = (name or "").strip()
+    name = validate_plain_text((name or "").strip(), field="name")
     if not name:
         raise ValidationError({"name": "This field is required."})
     household = Household.objects.create(name=name[:150])
@@ -178,7 +185,7 @@ def household_update(
     if guarantor is not None and guarantor.pk != household.guarantor_id:
         household = household_set_guarantor(household=household, guarantor=guarantor, by=by, reason=reason)
     if name is not None:
-        name = name.strip()
+        name = validate_plain_text(name.strip(), field="name")
         if not name:
             raise ValidationError({"name": "This field is required."})
         locked = Household.objects.select_for_update().get(pk=household.pk)

@@ -18,9 +18,11 @@ from django.db import transaction
 from django.db.models import Sum
 
 from billing.actors import Actor
-from billing.models import Patient, StripeCustomer, StripePayment, StripeRefund
+from billing.models import LedgerEntry, Patient, StripeCustomer, StripePayment, StripeRefund
+from billing.money import format_cents
 from billing.roles import is_manager
 from billing.services.audit import audit_record
+from billing.services.ledger import check_overpayment
 
 from . import gateway, payments
 from . import types as t
@@ -83,9 +85,14 @@ def desk_payment_take(
     by: Actor,
     setup_intent_id: str = "",
     save_card: bool = False,
+    confirm_overpayment: bool = False,
 ) -> DeskOutcome:
     """Charge the guarantor's card toward the household balance: the new card set up in the browser
     (``setup_intent_id``) or, without one, the card on file.
+
+    An amount above what the household owes is refused before anything reaches Stripe (ValidationError
+    code "overpayment" on ``amount``, saying the balance owed and the credit it would leave) unless
+    ``confirm_overpayment``; confirmed, what is left over stays on account as credit that later charges use.
 
     Posts one payment entry and sends one receipt when Stripe says the payment succeeded. Raises
     CardDeclined (with the bank's reason in plain words) when the bank says no, StripeUnavailable when
@@ -94,6 +101,9 @@ def desk_payment_take(
     _validate_amount(amount_cents)
     attempt = _clean_attempt(attempt)
     guarantor = guarantor_of(patient)
+    credit = check_overpayment(
+        guarantor=guarantor, payment_cents=amount_cents, confirmed=confirm_overpayment, field="amount"
+    )
     customer = customer_ensure(guarantor=guarantor, by=by, verify=True)
     card = None
     if setup_intent_id:
@@ -119,6 +129,16 @@ def desk_payment_take(
     }
     if by.user_id:
         metadata["chairside_user_id"] = str(by.user_id)
+    if credit:
+        with transaction.atomic():
+            audit_record(
+                actor=by,
+                verb="stripe.desk_payment.overpayment_confirmed",
+                target=customer,
+                patient=patient,
+                after={"amount_cents": amount_cents, "credit_cents": credit},
+                reason=f"Overpayment confirmed: {format_cents(credit)} to stay as credit on account.",
+            )
     try:
         intent = gateway.payment_intent_create(
             customer_id=customer.stripe_id,
@@ -183,9 +203,20 @@ def refundable_cents(payment: StripePayment) -> int:
     return max(payment.amount_paid_cents - given, 0)
 
 
+def reversed_refusal(payment: StripePayment) -> str:
+    """Why this payment can't be refunded because the ledger reversed it ("" when it wasn't reversed)."""
+    if payment.ledger_entry_id is None:
+        return ""
+    reversal = LedgerEntry.objects.filter(reverses_id=payment.ledger_entry_id).values_list("pk", flat=True).first()
+    if reversal is None:
+        return ""
+    return f"This payment was reversed on the ledger (entry #{reversal}); it can't also be refunded."
+
+
 def desk_refund(*, payment: StripePayment, amount_cents: int, reason: str, attempt: str, by: Actor) -> StripeRefund:
     """A manager gives back part or all of a card payment. Posts one REFUND entry linked to the
-    payment's entry when Stripe says the refund succeeded; refuses more than is left to refund."""
+    payment's entry when Stripe says the refund succeeded; refuses more than is left to refund, and a
+    payment the ledger reversed (before calling Stripe)."""
     if by.user is None or not is_manager(by.user):
         raise PermissionDenied("Only a manager can refund a payment.")
     reason = (reason or "").strip()
@@ -195,9 +226,14 @@ def desk_refund(*, payment: StripePayment, amount_cents: int, reason: str, attem
         raise ValidationError({"amount": "Enter an amount above zero."})
     if not payment.is_paid or payment.ledger_entry_id is None or not payment.payment_intent_id:
         raise ValidationError({"amount": "Only a payment that went through can be refunded."})
+    refusal = reversed_refusal(payment)
+    if refusal:
+        # Checked before Stripe is called: the ledger already took this money back, so a refund too would give
+        # it back twice. (The database refuses the refund's entry as well: billing/db/corrections.py.)
+        raise ValidationError({"amount": refusal})
     left = refundable_cents(payment)
     if amount_cents > left:
-        raise ValidationError({"amount": f"At most ${left // 100:,}.{left % 100:02d} is left to refund."})
+        raise ValidationError({"amount": f"At most {format_cents(left)} is left to refund."})
     attempt = _clean_attempt(attempt)
     refund = gateway.refund_create(
         payment_intent_id=payment.payment_intent_id,

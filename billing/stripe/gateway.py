@@ -420,14 +420,9 @@ def verify_webhook(payload: bytes, signature_header: str) -> dict:
         event = json.loads(text)
     except ValueError:
         raise InvalidWebhook("body is not JSON") from None
-    if (
-        not isinstance(event, dict)
-        or not isinstance(event.get("id"), str)
-        or not isinstance(event.get("type"), str)
-        or not isinstance((event.get("data") or {}).get("object"), dict)
-    ):
-        raise InvalidWebhook("body is not a Stripe event")
-    return event
+    if not isinstance(event, dict):
+        raise InvalidWebhook("body is not a Stripe event (expected a JSON object)")
+    return event  # its shape is checked by the inbox (shapes.check_event) before anything is stored
 
 
 def sign_webhook(payload: bytes, *, secret: str | None = None, timestamp: int | None = None) -> str:

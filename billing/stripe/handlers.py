@@ -8,34 +8,8 @@ from billing.registry import register_stripe_handler
 
 from . import gateway, payments
 from .inbox import actor_for
+from .shapes import CHARGE_REFUNDED_EVENTS, DISPUTE_EVENTS, INTENT_EVENTS, INVOICE_EVENTS, REFUND_EVENTS
 from .types import InboundEvent
-
-INVOICE_EVENTS = (
-    "invoice.created",
-    "invoice.finalized",
-    "invoice.updated",
-    "invoice.paid",
-    "invoice.payment_succeeded",
-    "invoice.payment_failed",
-    "invoice.payment_action_required",
-    "invoice.voided",
-    "invoice.marked_uncollectible",
-)
-INTENT_EVENTS = (
-    "payment_intent.succeeded",
-    "payment_intent.payment_failed",
-    "payment_intent.processing",
-    "payment_intent.requires_action",
-    "payment_intent.canceled",
-)
-REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
-DISPUTE_EVENTS = (
-    "charge.dispute.created",
-    "charge.dispute.updated",
-    "charge.dispute.closed",
-    "charge.dispute.funds_withdrawn",
-    "charge.dispute.funds_reinstated",
-)
 
 
 def handle_invoice(event: InboundEvent) -> None:
@@ -62,5 +36,5 @@ def register() -> None:
     register_stripe_handler("billing.invoices", INVOICE_EVENTS, handle_invoice)
     register_stripe_handler("billing.payment_intents", INTENT_EVENTS, handle_payment_intent)
     register_stripe_handler("billing.refunds", REFUND_EVENTS, handle_refund)
-    register_stripe_handler("billing.charge_refunded", ("charge.refunded",), handle_charge_refunded)
+    register_stripe_handler("billing.charge_refunded", CHARGE_REFUNDED_EVENTS, handle_charge_refunded)
     register_stripe_handler("billing.disputes", DISPUTE_EVENTS, handle_dispute)

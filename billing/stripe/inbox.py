@@ -37,7 +37,8 @@ from billing.services.staff_tasks import task_open
 from . import gateway
 from .batch import batch_memo, remembered
 from .errors import UnknownCustomer, WaitForObject
-from .payments import prime_customers, waiting_ready, wake_waiting_for
+from .payments import lock_order, prime_customers, waiting_ready, wake_waiting_for
+from .shapes import check_event
 from .types import InboundEvent
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,9 @@ def _ts(value) -> datetime | None:
 # --- Receiving ----------------------------------------------------------------------------------------------
 def event_receive(*, payload: bytes, signature: str) -> tuple[StripeEvent | None, bool]:
     """Verify and store one delivery. Returns (event, True) when it is new, (None, False) for a repeat.
-    Raises InvalidWebhook (nothing stored) for a missing, forged or stale signature or a body that is
-    not an event."""
-    event = gateway.verify_webhook(payload, signature)
+    Raises InvalidWebhook (nothing stored) for a missing, forged or stale signature, or a body that is
+    not an event we can read (``shapes.check_event`` names the field)."""
+    event = check_event(gateway.verify_webhook(payload, signature))
     obj = event["data"]["object"]
     row = StripeEvent(
         stripe_id=event["id"][:255],
@@ -192,7 +193,7 @@ def _inbound(event: StripeEvent) -> InboundEvent:
     )
 
 
-def _process_one(event: StripeEvent, now: datetime | None = None) -> str:
+def _process_one(event: StripeEvent, now: datetime | None = None, inbound: InboundEvent | None = None) -> str:
     """Run the handlers for one event inside a savepoint and set its outcome on the (unsaved) row."""
     now = now or timezone.now()
     event.attempts += 1
@@ -203,7 +204,7 @@ def _process_one(event: StripeEvent, now: datetime | None = None) -> str:
         event.status, event.processed_at, event.last_error = EventStatus.IGNORED, now, ""
         return event.status
     try:
-        inbound = _inbound(event)
+        inbound = inbound or _inbound(event)
         with transaction.atomic():
             for handler in handlers:
                 handler.handle(inbound)
@@ -225,6 +226,21 @@ def _process_one(event: StripeEvent, now: datetime | None = None) -> str:
     return event.status
 
 
+def _in_lock_order(events: list[StripeEvent]) -> list[tuple[StripeEvent, InboundEvent | None]]:
+    """The batch's events in the order of the payment rows they lock (``payments.lock_order``), so that
+    two workers never hold rows the other waits for, whatever the two batches hold. An event whose
+    payload can't be read keeps its place at the end; processing it records why."""
+    parsed: list[tuple[StripeEvent, InboundEvent | None]] = []
+    for event in events:
+        try:
+            parsed.append((event, _inbound(event)))
+        except (ValueError, KeyError, TypeError):
+            parsed.append((event, None))
+    keys = lock_order([(e.type, i.object if i is not None and isinstance(i.object, dict) else None) for e, i in parsed])
+    order = sorted(range(len(parsed)), key=lambda n: (keys[n], parsed[n][0].pk))
+    return [parsed[n] for n in order]
+
+
 UPDATE_FIELDS = ["status", "attempts", "last_error", "waiting_for", "processed_at", "next_attempt_at"]
 
 
@@ -238,8 +254,8 @@ def _process_batch(batch_size: int) -> DrainResult:
             return result
         prime_customers({e.customer_id for e in events if e.customer_id})
         now = timezone.now()
-        for event in events:
-            result.add(_process_one(event, now))
+        for event, inbound in _in_lock_order(events):
+            result.add(_process_one(event, now, inbound))
         # An event of this batch may wait for an object a later event of the same batch posted.
         posted = set(remembered(("posted",), set))
         for event in events:

@@ -1,11 +1,9 @@
 """Running localstripe (a local fake of Stripe's API, webhooks and Stripe.js) beside the portal: used by
 the test suite's session fixture and by ``make demo``. Started with ``--from-scratch`` on a free port,
-stopped by its own PID. See ../shared/notes/localstripe.md for what it does and doesn't do."""
+stopped by its own PID. See docs/stripe.md for what it does and doesn't do."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -55,13 +53,17 @@ class LocalStripe:
         requests.delete(f"{self.url}/_config/data", timeout=5).raise_for_status()
 
     def stop(self) -> None:
+        """Stop it and wait for it (it runs in its own session, so nothing else would)."""
         if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
             try:
+                self.process.terminate()
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.kill()
                 self.process.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+        self.process.wait(timeout=5)
 
 
 def start(*, port: int | None = None, log_path: Path | None = None, timeout: float = 20.0) -> LocalStripe:
@@ -77,14 +79,17 @@ def start(*, port: int | None = None, log_path: Path | None = None, timeout: flo
     )
     stripe = LocalStripe(process=process, port=port, log_path=log_path)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"localstripe exited with {process.returncode}")
-        try:
-            if requests.get(stripe.js_url, timeout=1).status_code == 200:
-                return stripe
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    stripe.stop()
-    raise TimeoutError(f"localstripe did not answer on port {port} within {timeout}s")
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"localstripe exited with {process.returncode}")
+            try:
+                if requests.get(stripe.js_url, timeout=1).status_code == 200:
+                    return stripe
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"localstripe did not answer on port {port} within {timeout}s")
+    except BaseException:  # a timeout, or a Ctrl-C while waiting: never leave it running (own session)
+        stripe.stop()
+        raise

@@ -37,11 +37,13 @@ from billing.models import (
     TaskPriority,
     TaskStatus,
 )
+from billing.money import format_cents
 from billing.notifications.services import notify
 from billing.services.audit import audit_record
-from billing.services.ledger import ledger_post_once, ledger_reverse
+from billing.services.ledger import ledger_post_once, ledger_reverse_failed_refund
 from billing.services.staff_tasks import task_open, task_resolve
 
+from . import memos
 from . import types as t
 from .batch import in_batch, remember, remembered
 from .customers import customer_by_stripe_id
@@ -89,7 +91,8 @@ def _patient_for(customer: StripeCustomer, metadata: dict) -> Patient:
     """Who the entry is for: the patient named in our metadata when they belong to the customer's
     household (a payment taken on a child's page), else the guarantor."""
     wanted = str(metadata.get("chairside_patient_id") or "")
-    if wanted.isdigit() and int(wanted) != customer.guarantor_id:
+    # ASCII digits only ("²".isdigit() is true), and short enough to be a primary key.
+    if wanted.isascii() and wanted.isdigit() and len(wanted) <= 18 and int(wanted) != customer.guarantor_id:
         patient = Patient.objects.filter(pk=int(wanted), household_id=customer.guarantor.household_id).first()
         if patient is not None:
             return patient
@@ -113,6 +116,53 @@ def _lock_payment(*, stripe_id: str, customer: StripeCustomer, defaults: dict) -
     if row.patient_id == customer.guarantor_id:
         row.patient = customer.guarantor
     return row
+
+
+# --- Lock order ---------------------------------------------------------------------------------------------
+# An inbox batch is one transaction, so a worker holds every mirror row it locked until the batch commits.
+# Two workers whose batches lock the same rows in different orders (invoice A then B, and B then A: the
+# two events of one invoice split between their batches) deadlock. So a batch runs its events in the
+# order of the payment row each one locks: every worker then takes rows in one global order.
+LAST = "\uffff"  # sorts after every Stripe id
+
+
+def _ref(value) -> str:
+    return str(value.get("id") or "") if isinstance(value, dict) else str(value or "")
+
+
+def _payment_refs(event_type: str, obj: dict) -> tuple[str, list[str]]:
+    """(the payment row's own id if the event names it, else the references its payment is found by)."""
+    if event_type.startswith("invoice."):
+        return _ref(obj.get("id")), []
+    if event_type.startswith("payment_intent."):
+        return _ref(obj.get("invoice")) or _ref(obj.get("id")), []
+    refs = [_ref(obj.get("payment_intent")), _ref(obj.get("charge"))]
+    if obj.get("object") == "charge":  # charge.refunded: the charge itself
+        refs.append(_ref(obj.get("id")))
+    return "", [r for r in refs if r]
+
+
+def lock_order(items: list[tuple[str, dict | None]]) -> list[tuple]:
+    """A sort key per (event type, object) of a batch: the Stripe id of the payment row its handler will
+    lock first (an invoice, a stand-alone payment intent, or the payment a refund or dispute belongs to,
+    looked up in one query). Events that lock no payment row, or whose payment isn't known yet (they will
+    wait for it without locking it), go last."""
+    wanted = {ref for event_type, obj in items if obj is not None for ref in _payment_refs(event_type, obj)[1]}
+    owners: dict[str, str] = {}
+    if wanted:
+        rows = StripePayment.objects.filter(
+            Q(payment_intent_id__in=wanted) | Q(charge_id__in=wanted) | Q(stripe_id__in=wanted)
+        ).values_list("stripe_id", "payment_intent_id", "charge_id")
+        for stripe_id, intent_id, charge_id in rows:
+            for ref in (stripe_id, intent_id, charge_id):
+                if ref in wanted:
+                    owners[ref] = min(owners.get(ref, stripe_id), stripe_id)
+    keys = []
+    for event_type, obj in items:
+        own, refs = _payment_refs(event_type, obj) if obj is not None else ("", [])
+        payment = own or next((owners[r] for r in refs if r in owners), "")
+        keys.append((payment or LAST, str((obj or {}).get("id") or "")))
+    return keys
 
 
 def _wake_waiting(*ids: str) -> None:
@@ -206,7 +256,7 @@ def invoice_apply(invoice: t.Invoice, *, by: Actor) -> StripePayment:
     row.code = row.code or invoice.code
     row.attempt_count = max(row.attempt_count, invoice.attempt_count)
     if invoice.failure is not None:
-        row.failure_code = invoice.failure.decline_code or invoice.failure.code
+        row.failure_code = (invoice.failure.decline_code or invoice.failure.code)[:64]
         row.failure_message = invoice.failure.message[:500]
     if invoice.status == "paid":
         row.paid_at = invoice.paid_at or row.paid_at or invoice.created
@@ -215,7 +265,7 @@ def invoice_apply(invoice: t.Invoice, *, by: Actor) -> StripePayment:
                 row,
                 amount_cents=invoice.amount_paid_cents,
                 when=row.paid_at,
-                memo=f"Stripe invoice {invoice.id}",
+                memo=memos.invoice_payment_memo(invoice),
                 by=by,
             )
             _resolve_failure_tasks(row, by=by)
@@ -229,11 +279,11 @@ def invoice_apply(invoice: t.Invoice, *, by: Actor) -> StripePayment:
 def _payment_failed(row: StripePayment, *, failure: t.Failure | None, attempt: int, by: Actor) -> None:
     """A collection attempt failed: the front desk gets one task per attempt, and the audit trail a line."""
     reason = decline_message(failure.code, failure.decline_code, "") if failure else decline_message()
-    amount = f"${row.amount_cents // 100:,}.{row.amount_cents % 100:02d}"
+    amount = f"{format_cents(row.amount_cents)}"
     task_open(
         kind="stripe.payment_failed",
         title=f"Card declined: {amount} for {row.guarantor.full_name}",
-        detail=f"{reason}\nStripe invoice {row.stripe_id}, attempt {attempt}. Ask for an updated card.",
+        detail=f"{reason}\nAutomatic card payment of {amount}, attempt {attempt}. Ask for an updated card.",
         patient=row.guarantor,
         role=Role.FRONT_DESK,
         priority=TaskPriority.HIGH,
@@ -303,12 +353,12 @@ def intent_apply(
     row.currency = intent.currency
     row.charge_id = intent.charge_id or row.charge_id
     if intent.failure is not None and intent.status != "succeeded":
-        row.failure_code = intent.failure.decline_code or intent.failure.code
+        row.failure_code = (intent.failure.decline_code or intent.failure.code)[:64]
         row.failure_message = intent.failure.message[:500]
     if intent.status == "succeeded" and intent.amount_received_cents > 0 and row.ledger_entry_id is None:
         row.paid_at = intent.paid_at
-        label = f"{(row.card_brand or 'card').title()} ····{row.card_last4}" if row.card_last4 else "card"
-        memo = f"Card payment at the desk ({label})" if desk else f"Stripe payment {intent.id}"
+        words = memos.desk_payment_memo if desk else memos.card_payment_memo
+        memo = words(brand=row.card_brand, last4=row.card_last4)
         posted = _post_payment(row, amount_cents=intent.amount_received_cents, when=intent.paid_at, memo=memo, by=by)
         if posted and desk:
             _send_receipt(row, by=by)
@@ -385,14 +435,16 @@ def refund_apply(refund: t.Refund, *, by: Actor, requested_by=None, reason: str 
             amount_cents=refund.amount_cents,
             effective_date=_local_date(refund.created),
             code=payment.code,
-            memo=(f"Refund of {payment.stripe_id}" + (f": {row.reason}" if row.reason else ""))[:500],
+            memo=memos.refund_memo(paid_on=payment.ledger_entry.effective_date, reason=row.reason),
             related_entry=payment.ledger_entry,
             by=by,
         )
         row.ledger_entry = entry
     elif refund.status in ("failed", "canceled") and row.ledger_entry_id and row.reversal_entry_id is None:
-        row.reversal_entry = ledger_reverse(
-            entry=row.ledger_entry, by=by, reason=f"Stripe reports refund {refund.id} {refund.status}"
+        row.reversal_entry = ledger_reverse_failed_refund(
+            entry=row.ledger_entry,
+            by=by,
+            reason=memos.refund_failed_reason(refunded_on=row.ledger_entry.effective_date, status=refund.status),
         )
     row.save()
     return row
@@ -408,6 +460,11 @@ def charge_refunds_apply(charge: t.Charge, *, by: Actor) -> list[StripeRefund]:
             enqueue("billing.stripe.tasks.fetch_refunds", charge.payment_intent_id)
         return []
     return [refund_apply(r, by=by) for r in charge.refunds]
+
+
+def _paid_on_words(payment: StripePayment) -> str:
+    entry = payment.ledger_entry if payment.ledger_entry_id else None
+    return f"of {memos.day_words(entry.effective_date)}" if entry else "(not on the ledger yet)"
 
 
 # --- Disputes ---------------------------------------------------------------------------------------------
@@ -436,12 +493,13 @@ def dispute_apply(dispute: t.Dispute, *, by: Actor) -> StripeDispute:
     )
     guarantor = payment.guarantor
     if row.task_id is None:
-        amount = f"${dispute.amount_cents // 100:,}.{dispute.amount_cents % 100:02d}"
+        amount = f"{format_cents(dispute.amount_cents)}"
         due = f" Evidence due {dispute.evidence_due_by:%Y-%m-%d}." if dispute.evidence_due_by else ""
         row.task, _ = task_open(
             kind="stripe.dispute",
             title=f"Card dispute: {amount} from {guarantor.full_name}",
-            detail=f"The cardholder disputed payment {payment.stripe_id} (reason: {dispute.reason or 'none given'})."
+            detail=f"The cardholder disputed the card payment {_paid_on_words(payment)} "
+            f"(reason: {dispute.reason or 'none given'}; Stripe payment {payment.stripe_id})."
             f"{due} Respond in the Stripe dashboard.",
             patient=guarantor,
             role=Role.MANAGER,

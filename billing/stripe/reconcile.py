@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,13 +20,17 @@ from billing.models import (
     LedgerEntry,
     ReconciliationStatus,
     Role,
+    StaffTask,
     StripeCustomer,
     StripePayment,
     StripeReconciliation,
     TaskPriority,
+    TaskStatus,
 )
+from billing.money import format_cents
+from billing.roles import is_manager
 from billing.services.audit import audit_record
-from billing.services.staff_tasks import task_open
+from billing.services.staff_tasks import task_open, task_resolve
 
 from . import gateway, payments
 from . import types as t
@@ -182,30 +187,165 @@ def _settled_amount(remote) -> int | None:
     return None
 
 
+FIXABLE = (MISSING_IN_LEDGER,)
+NO_FIX = {
+    MISSING_IN_STRIPE: "Nothing to post: check the entry against the Stripe dashboard; if Stripe never took the "
+    "money, a manager reverses the entry from the patient's ledger.",
+    AMOUNT_MISMATCH: "Nothing to post automatically: compare the amounts in the Stripe dashboard; a refund or a "
+    "reversal on the ledger usually explains it.",
+}
+
+
+def _post_missing(item: Discrepancy, obj, *, by: Actor, reason: str) -> LedgerEntry:
+    """Post one object Stripe has and the ledger lacks, through the services the webhooks use, and audit
+    it. The one fix both ``reconcile_stripe --fix`` and the console apply. Raises UnknownCustomer or
+    WaitForObject (nothing written) when it can't be posted yet."""
+    with transaction.atomic():
+        if isinstance(obj, t.Invoice):
+            payments.invoice_apply(obj, by=by)
+        elif isinstance(obj, t.PaymentIntent):
+            payments.intent_apply(obj, by=by)
+        else:
+            payments.refund_apply(obj, by=by)
+        entry = LedgerEntry.objects.filter(source=EntrySource.STRIPE, external_ref=item.stripe_id).first()
+        if entry is None:  # Stripe's object changed since the run (no longer paid): nothing posted
+            raise WaitForObject(item.stripe_id, f"Stripe no longer says this {item.what} was paid.")
+        audit_record(
+            actor=by,
+            verb="stripe.reconcile.fixed",
+            target=entry,
+            patient=entry.patient,
+            before={**asdict(item), "ledger_cents": None},
+            after={**asdict(item), "fixed": True, "ledger_entry": entry.pk, "ledger_cents": abs(entry.amount_cents)},
+            reason=reason,
+        )
+    return entry
+
+
 def _fix(found: list[Discrepancy], side: StripeSide, *, by: Actor) -> None:
     """Post what Stripe has and the ledger lacks: payments first, so their refunds can link to them."""
     objects = {o.id: o for o in [*side.invoices, *side.intents, *side.refunds]}
-    order = sorted((d for d in found if d.kind == MISSING_IN_LEDGER), key=lambda d: d.what == "refund")
+    order = sorted((d for d in found if d.kind in FIXABLE), key=lambda d: d.what == "refund")
     for item in order:
-        obj = objects[item.stripe_id]
         try:
-            with transaction.atomic():
-                if isinstance(obj, t.Invoice):
-                    payments.invoice_apply(obj, by=by)
-                elif isinstance(obj, t.PaymentIntent):
-                    payments.intent_apply(obj, by=by)
-                else:
-                    payments.refund_apply(obj, by=by)
-                audit_record(
-                    actor=by,
-                    verb="stripe.reconcile.fixed",
-                    after=asdict(item),
-                    reason=f"posted the missing {item.what} {item.stripe_id}",
-                )
+            _post_missing(
+                item, objects[item.stripe_id], by=by, reason=f"posted the missing {item.what} {item.stripe_id}"
+            )
         except (UnknownCustomer, WaitForObject) as exc:
             item.detail = f"not fixed: {exc}"
         else:
             item.fixed = True
+
+
+@dataclass
+class FixOutcome:
+    item: Discrepancy
+    done_now: bool  # False: an earlier request (a double click, the command) had already fixed it
+    entry: LedgerEntry | None = None
+
+
+def _retrieve(stripe_id: str):
+    fetch = {
+        "in_": gateway.invoice_retrieve,
+        "pi_": gateway.payment_intent_retrieve,
+        "re_": gateway.refund_retrieve,
+    }.get(stripe_id[:3])
+    if fetch is None:
+        raise ValidationError({"stripe_id": f"{stripe_id} isn't a Stripe payment or refund."})
+    return fetch(stripe_id)
+
+
+def discrepancy_fix(*, run_id: int, stripe_id: str, by: Actor, note: str = "") -> FixOutcome:
+    """A manager applies the fix for one difference of a kept reconciliation: exactly what
+    ``reconcile_stripe --fix`` does for it (post the payment or refund Stripe has and the ledger lacks,
+    through the webhooks' services), audited with who, why, before and after, and the difference marked
+    fixed on the run (its task resolved).
+
+    Managers only (PermissionDenied). Idempotent: a second request for a fixed difference (a double
+    click) changes nothing and says so. Refuses (ValidationError naming the field) a difference that isn't
+    on the run or has no automatic fix, and one that can't be posted yet (an unknown customer, a refund
+    whose payment isn't on the ledger). Stripe is asked for the object first, outside any lock
+    (StripeError when it can't be reached)."""
+    if by.user is None or not is_manager(by.user):
+        raise PermissionDenied("Only a manager can fix a reconciliation difference.")
+    run = StripeReconciliation.objects.filter(pk=run_id).first()
+    if run is None:
+        raise ValidationError({"run": "That reconciliation doesn't exist."})
+    item = _item_of(run, stripe_id)
+    if item.fixed:
+        return FixOutcome(item=item, done_now=False)
+    if item.kind not in FIXABLE:
+        raise ValidationError({"stripe_id": NO_FIX.get(item.kind, "This difference has no automatic fix.")})
+    obj = _retrieve(stripe_id)  # network: before the lock
+    with transaction.atomic():
+        run = StripeReconciliation.objects.select_for_update().get(pk=run_id)
+        item = _item_of(run, stripe_id)
+        if item.fixed:  # the other click won while we asked Stripe
+            return FixOutcome(item=item, done_now=False)
+        why = f"Reconciliation of {run.since:%Y-%m-%d} to {run.until:%Y-%m-%d}: posted the missing {item.what}"
+        try:
+            entry = _post_missing(item, obj, by=by, reason=f"{why}. {note.strip()}".strip()[:1000])
+        except (UnknownCustomer, WaitForObject) as exc:
+            raise ValidationError({"stripe_id": f"Not fixed: {exc}"}) from None
+        item.fixed = True
+        item.detail = f"fixed by {by.label} on {timezone.localtime():%Y-%m-%d %H:%M}"
+        _mark_fixed(run, item)
+        task = StaffTask.objects.filter(
+            status=TaskStatus.OPEN, dedupe_key=f"stripe.reconcile:{item.kind}:{item.stripe_id}"
+        ).first()
+        if task is not None:
+            task_resolve(task=task, by=by, note=f"Fixed from the reconciliation page: {why}.")
+    return FixOutcome(item=item, done_now=True, entry=entry)
+
+
+def differences_for_display(run: StripeReconciliation) -> list[dict]:
+    """A kept run's differences as a manager reads them: what each is in words, and whether the page can
+    fix it (no queries: the run keeps what it found)."""
+    rows = []
+    for raw in run.discrepancies or []:
+        item = Discrepancy(**{k: v for k, v in raw.items() if k in Discrepancy.__dataclass_fields__})
+        stripe, ledger = _money(item.stripe_cents), _money(item.ledger_cents)
+        if item.kind == MISSING_IN_LEDGER and item.what == "refund":
+            words = f"Stripe gave {stripe} back to a card; the refund isn't on the ledger."
+            fix = "Fix posts the refund against the payment it gives back."
+        elif item.kind == MISSING_IN_LEDGER:
+            words = f"Stripe took a card payment of {stripe}; it isn't on the ledger."
+            fix = "Fix posts the payment to the payer's account, as the webhook would have."
+        elif item.kind == MISSING_IN_STRIPE:
+            words = f"The ledger has a card {item.what} of {ledger} that Stripe doesn't show as paid."
+            fix = NO_FIX[item.kind]
+        else:
+            words = f"Stripe says {stripe} for this {item.what}; the ledger says {ledger}."
+            fix = NO_FIX.get(item.kind, "")
+        rows.append(
+            {
+                **raw,
+                "label": LABELS.get(item.kind, item.kind),
+                "words": words,
+                "fix_words": fix,
+                "fixable": item.kind in FIXABLE and not item.fixed,
+            }
+        )
+    return rows
+
+
+def _item_of(run: StripeReconciliation, stripe_id: str) -> Discrepancy:
+    for raw in run.discrepancies or []:
+        if raw.get("stripe_id") == stripe_id:
+            return Discrepancy(**{k: v for k, v in raw.items() if k in Discrepancy.__dataclass_fields__})
+    raise ValidationError({"stripe_id": "That difference isn't on this reconciliation."})
+
+
+def _mark_fixed(run: StripeReconciliation, item: Discrepancy) -> None:
+    run.discrepancies = [
+        {**raw, "fixed": True, "detail": item.detail} if raw.get("stripe_id") == item.stripe_id else raw
+        for raw in run.discrepancies
+    ]
+    run.fixed_count = sum(1 for raw in run.discrepancies if raw.get("fixed"))
+    run.discrepancy_count = sum(1 for raw in run.discrepancies if not raw.get("fixed"))
+    if run.discrepancy_count == 0:
+        run.status = ReconciliationStatus.CLEAN
+    run.save(update_fields=["discrepancies", "fixed_count", "discrepancy_count", "status"])
 
 
 def reconcile(
@@ -259,7 +399,7 @@ def reconcile(
 
 
 def _money(cents: int | None) -> str:
-    return "none" if cents is None else f"${cents // 100:,}.{cents % 100:02d}"
+    return "none" if cents is None else format_cents(cents)
 
 
 def _task(dedupe_key: str, title: str, detail: str, by: Actor) -> None:

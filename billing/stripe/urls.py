@@ -14,4 +14,5 @@ urlpatterns = [
     path("events/<int:pk>/", views.event_detail, name="event_detail"),
     path("events/<int:pk>/replay/", views.event_replay, name="event_replay"),
     path("reconciliation/", views.reconciliation, name="reconciliation"),
+    path("reconciliation/<int:run_id>/fix/", views.reconciliation_fix, name="reconciliation_fix"),
 ]

@@ -15,13 +15,14 @@ from billing.actors import Actor
 from billing.forms import add_service_errors
 from billing.jobs import enqueue
 from billing.models import Patient, StripeEvent, StripePayment
+from billing.money import format_cents
 from billing.selectors.ledger import guarantor_balance
 from billing.selectors.patients import patient_get
 from billing.views.access import console_required, manager_required
 
-from . import desk, gateway, inbox, selectors
+from . import desk, gateway, inbox, reconcile, selectors
 from .errors import CardDeclined, StripeError, StripeUnavailable
-from .forms import DeskPaymentForm, EventFilterForm, FinishPaymentForm, RefundForm
+from .forms import DeskPaymentForm, EventFilterForm, FinishPaymentForm, ReconciliationFixForm, RefundForm
 
 
 def _card_label(customer) -> str:
@@ -65,10 +66,11 @@ def desk_payment(request, pk: int):
                     attempt=data["attempt"],
                     setup_intent_id=data["setup_intent"] if data["card"] == "new" else "",
                     save_card=data["save_card"],
+                    confirm_overpayment=data["confirm_overpayment"],
                     by=Actor.of(request.user),
                 )
             except ValidationError as exc:
-                add_service_errors(form, exc)
+                form.add_service_errors(exc)
             except StripeError as exc:
                 # A decline or a refusal is final for this attempt: the next try is a new payment. When
                 # Stripe was unreachable the same attempt id is kept, so a retry can't charge twice.
@@ -104,7 +106,7 @@ def _refreshed(form: DeskPaymentForm, card_label: str, *, new_attempt: bool, cle
 def _paid(request, patient: Patient, outcome: desk.DeskOutcome):
     payment = outcome.payment
     amount = payment.amount_paid_cents if payment else 0
-    text = f"Payment of ${amount // 100:,}.{amount % 100:02d} received"
+    text = f"Payment of {format_cents(amount)} received"
     if payment and payment.card_last4:
         text += f" ({payment.card_brand.title()} ····{payment.card_last4})"
     messages.success(request, text + ". A receipt is on its way." if payment else text + ".")
@@ -180,9 +182,15 @@ def refund(request, pk: int, payment_id: int):
                 form.add_error(None, exc.user_message)
             else:
                 amount = row.amount_cents
-                messages.success(request, f"Refunded ${amount // 100:,}.{amount % 100:02d} to the card.")
+                messages.success(request, f"Refunded {format_cents(amount)} to the card.")
                 return redirect("console:patient_detail", pk=pk)
-    context = {"payment": payment, "form": form, "left": left, "patient_pk": pk}
+    context = {
+        "payment": payment,
+        "form": form,
+        "left": left,
+        "patient_pk": pk,
+        "refusal": desk.reversed_refusal(payment),
+    }
     return render(request, "console/stripe/refund_form.html", context, status=status)
 
 
@@ -230,4 +238,36 @@ def reconciliation(request):
         enqueue("billing.stripe.tasks.reconcile_daily")
         messages.info(request, "Reconciliation started; refresh in a minute.")
         return redirect("stripe:reconciliation")
-    return render(request, "console/stripe/reconciliation.html", {"run": selectors.reconciliation_latest()})
+    run = selectors.reconciliation_latest()
+    context = {"run": run, "differences": reconcile.differences_for_display(run) if run else []}
+    return render(request, "console/stripe/reconciliation.html", context)
+
+
+@manager_required
+@require_POST
+def reconciliation_fix(request, run_id: int):
+    """One difference's "Fix" button: the same fix ``reconcile_stripe --fix`` applies, for that one."""
+    form = ReconciliationFixForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a difference to fix.")
+        return redirect("stripe:reconciliation")
+    try:
+        outcome = reconcile.discrepancy_fix(
+            run_id=run_id,
+            stripe_id=form.cleaned_data["stripe_id"],
+            note=form.cleaned_data["note"],
+            by=Actor.of(request.user),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except StripeError as exc:
+        messages.error(request, exc.user_message)
+    else:
+        item = outcome.item
+        amount = item.stripe_cents or 0
+        what = f"{item.what} of {format_cents(amount)}"
+        if outcome.done_now:
+            messages.success(request, f"Fixed: the {what} is on the ledger now.")
+        else:
+            messages.info(request, f"Already fixed: the {what} was on the ledger; nothing was posted again.")
+    return redirect("stripe:reconciliation")

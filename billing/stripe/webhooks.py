@@ -1,7 +1,8 @@
 """``POST /stripe/webhook/``: Stripe's deliveries. Verify, store once, answer fast; the worker acts.
 
 - no signature, a forged one, or one older than STRIPE_WEBHOOK_TOLERANCE seconds → 400, nothing stored;
-- a body that isn't a Stripe event (malformed JSON, no id) → 400, nothing stored;
+- a body that isn't an event we can read (malformed JSON; ``data`` a list or a string; an id, type or
+  amount we can't store: ``shapes.check_event``) → 400 naming the field, nothing stored;
 - an event we already have → 200 (Stripe stops retrying), nothing done twice;
 - any type, known or not, for any customer, known or not → stored and 200; the inbox sorts it out.
 """

@@ -109,9 +109,11 @@ def post_entry(request, pk: int):
                 memo=data["memo"],
                 source=EntrySource.MANUAL,
                 by=Actor.of(request.user),
+                confirm_overpayment=data["confirm_overpayment"],
+                confirm_future_date=data["confirm_future_date"],
             )
         except ValidationError as exc:
-            add_service_errors(form, exc)
+            form.add_service_errors(exc)
         else:
             messages.success(request, f"Posted entry #{entry.pk}.")
             return redirect("console:patient_detail", pk=patient.pk)
@@ -120,8 +122,21 @@ def post_entry(request, pk: int):
 
 @manager_required
 def reverse_entry(request, pk: int, entry_id: int):
-    entry = get_object_or_404(LedgerEntry.objects.select_related("patient"), pk=entry_id, patient_id=pk)
+    entry = get_object_or_404(
+        LedgerEntry.objects.select_related("patient", "reversed_by"),
+        pk=entry_id,
+        patient_id=pk,
+    )
+    refusal = entry.reverse_refusal
     form = ReversalForm(request.POST or None)
+    if refusal:
+        # Nothing to submit: say why, and where the correction is made instead.
+        return render(
+            request,
+            "console/patients/reverse_form.html",
+            {"form": None, "entry": entry, "patient": entry.patient, "refusal": refusal},
+            status=422 if request.method == "POST" else 200,
+        )
     if request.method == "POST" and form.is_valid():
         try:
             reversal = ledger_reverse(entry=entry, by=Actor.of(request.user), reason=form.cleaned_data["reason"])

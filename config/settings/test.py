@@ -25,6 +25,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: live-server tests (localstripe's webhooks, the browser) reach the database from several
     # threads at once, and Django shares ONE connection between threads for an in-memory database (its docs warn
     # that this fails at random); a file gives every thread its own connection and SQLite's locking.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test_chairside.sqlite3")}  # noqa: F405
+    # CHAIRSIDE_TEST_DB_SUFFIX lets several checkouts (or people) run the suite side by side on one machine.
+    _suffix = env.str("CHAIRSIDE_TEST_DB_SUFFIX", default="")  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test_chairside{_suffix}.sqlite3")}  # noqa: F405
 # Message templates used only by the tests.
 TEMPLATES[0]["DIRS"].append(BASE_DIR / "tests" / "templates")  # noqa: F405

@@ -13,6 +13,7 @@ each working stretch, so a visit's length is its real length even across a chang
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
@@ -105,9 +106,16 @@ class Slot:
         return f"{self.provider_id}-{_ts(self.start)}"
 
 
+_SLOT_KEY = re.compile(r"[0-9]{1,18}-[0-9]{1,11}")  # ASCII digits only: no signs, spaces or other scripts' digits
+
+
 def parse_slot_key(key: str) -> tuple[int, datetime] | None:
+    """(provider id, start) from a slot id, or None when it isn't one. Whether the time can be booked is the
+    booking service's question, not this parser's."""
+    if not isinstance(key, str) or not _SLOT_KEY.fullmatch(key):
+        return None
+    provider, ts = key.split("-", 1)
     try:
-        provider, ts = key.split("-", 1)
         return int(provider), _dt(int(ts))
     except (ValueError, OverflowError, OSError):
         return None

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from billing.models import Location, StaffTask, TaskStatus
+from billing.models import Location, Patient, StaffTask, TaskStatus
 from membership.selectors import ON_HOLD, PAST_DUE, STATUS_LABELS, membership_status_by_patient
 from scheduling.models import (
+    ACTIVE_STATUSES,
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
@@ -249,6 +250,32 @@ def appointment_list(
     if patient_id:
         qs = qs.filter(patient_id=patient_id)
     return qs.order_by("start", "id")
+
+
+def patient_overlapping_appointments(
+    *, patient, start: datetime, end: datetime, exclude: Appointment | int | None = None
+) -> list[Appointment]:
+    """The patient's active appointments (live holds included) at any location whose visit overlaps
+    [start, end), earliest first; ``exclude`` leaves out the appointment being moved. Buffers are the
+    practice's set-up and clean-up, not the patient's time, so back-to-back visits don't clash. One query."""
+    if patient is None:
+        return []
+    qs = appointments_qs().filter(patient=patient, status__in=ACTIVE_STATUSES, start__lt=end, end__gt=start)
+    if exclude is not None:
+        qs = qs.exclude(pk=getattr(exclude, "pk", exclude))
+    return list(qs.order_by("start", "id"))
+
+
+def usual_location_id(patient: Patient) -> int | None:
+    """Where this patient is usually seen: their chart's home location, else where their latest visit was."""
+    if patient.home_location_id:
+        return patient.home_location_id
+    return (
+        Appointment.objects.filter(patient_id=patient.pk)
+        .order_by("-start", "-id")
+        .values_list("location_id", flat=True)
+        .first()
+    )
 
 
 def patient_appointments(*, patient_id: int) -> dict:

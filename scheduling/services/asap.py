@@ -38,7 +38,7 @@ from scheduling.models import (
 from scheduling.selectors.availability import CalendarSnapshot
 from scheduling.selectors.settings import scheduling_settings
 
-from .booking import SlotTaken, _audit, _Conflict, _insert, _NotFree, _place, appointment_move
+from .booking import PatientOverlap, SlotTaken, _audit, _Conflict, _insert, _NotFree, _place, appointment_move
 from .messages import SENDER, appointment_context
 
 log = logging.getLogger(__name__)
@@ -203,7 +203,7 @@ def asap_accept(*, offer: AsapOffer) -> AcceptResult:
             )
             _tell_the_others(locked)
             return AcceptResult(won=True, appointment=appointment)
-    except (_NotFree, SlotTaken, _Conflict):
+    except (_NotFree, SlotTaken, _Conflict, PatientOverlap):  # the patient is booked elsewhere then: not theirs
         AsapOffer.objects.filter(pk=offer.pk, status=OfferStatus.OFFERED).update(
             status=OfferStatus.GONE, responded_at=timezone.now()
         )

@@ -41,7 +41,8 @@ from scheduling.models import (
     Operatory,
     Provider,
 )
-from scheduling.selectors.availability import CalendarSnapshot, Slot, nearest_slots, online_window
+from scheduling.selectors.availability import CalendarSnapshot, Slot, day_bounds, nearest_slots, online_window
+from scheduling.selectors.calendar import patient_overlapping_appointments
 from scheduling.selectors.settings import scheduling_settings
 
 from .messages import send_confirmation
@@ -49,6 +50,10 @@ from .messages import send_confirmation
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+STAFF_MAX_DAYS_AHEAD = 730  # staff book at most two years out; later is a typo in the year
+BACKFILL_MAX_DAYS = 3650  # how far back ``allow_past`` (the demo seed, imports) may write
+IN_THE_PAST = "That time is in the past."
+YOU_ARE_BOOKED_THEN = "You already have a visit with us at that time. Pick another time, or call us to change it."
 
 APPOINTMENT_FIELDS = [
     "status",
@@ -80,6 +85,81 @@ class SlotTaken(Exception):
         self.alternatives = alternatives or []
         if message:
             self.message = message
+
+
+class PatientOverlap(ValidationError):
+    """Staff asked for a time at which the patient already has an active appointment (at any location).
+    Nothing was written; ``clashes`` are the appointments in the way. Repeat with
+    ``confirm_patient_overlap=True`` to book anyway."""
+
+    def __init__(self, clashes: list[Appointment], *, patient: Patient):
+        self.clashes = clashes
+        super().__init__({"patient": f"{patient.full_name} already has {describe_clashes(clashes)}."})
+
+
+def describe_clashes(clashes: list[Appointment]) -> str:
+    """'an appointment then: Tue 2 Jun 2026, 09:00-10:00 at Lakeview with Dr. Lee' (each in its location's
+    time zone), for staff."""
+    parts = []
+    for a in clashes:
+        zone = a.location.zone
+        s, e = a.start.astimezone(zone), a.end.astimezone(zone)
+        parts.append(f"{s:%a} {s.day} {s:%b %Y, %H:%M}-{e:%H:%M} at {a.location.name} with {a.provider.name}")
+    return ("an appointment then: " if len(parts) == 1 else "appointments then: ") + "; ".join(parts)
+
+
+def validate_start(
+    start,
+    *,
+    location: Location,
+    appointment_type: AppointmentType,
+    online: bool,
+    allow_past: bool = False,
+    now: datetime | None = None,
+) -> None:
+    """Refuse, before anything is read or written, a start no booking may take (ValidationError on
+    ``start``): not an aware datetime; online, a time already past or beyond the type's how-far-ahead limit;
+    staff, a day before today (unless ``allow_past``, for the demo seed and imports, within
+    BACKFILL_MAX_DAYS) or more than STAFF_MAX_DAYS_AHEAD ahead. The minimum notice, working hours and other
+    appointments are the availability re-check's answer ("taken", with alternatives)."""
+    if not isinstance(start, datetime) or start.tzinfo is None or start.utcoffset() is None:
+        raise ValidationError({"start": "Give the time with its time zone."})
+    now = now or timezone.now()
+    # Compare in absolute time first: a datetime near year 1 or 9999 can't be moved into a zone.
+    if online:
+        if start <= now:
+            raise ValidationError({"start": IN_THE_PAST})
+        ahead = appointment_type.max_days_ahead
+        window = online_window(location=location, appointment_type=appointment_type, now=now)
+        if start > now + timedelta(days=ahead + 2) or start.astimezone(location.zone).date() > window.last_day:
+            raise ValidationError({"start": f"We book at most {ahead} days ahead online; please call us for later."})
+        return
+    if start > now + timedelta(days=STAFF_MAX_DAYS_AHEAD):
+        raise ValidationError({"start": f"We book at most {STAFF_MAX_DAYS_AHEAD} days ahead."})
+    earliest = (
+        now - timedelta(days=BACKFILL_MAX_DAYS)
+        if allow_past
+        else day_bounds(now.astimezone(location.zone).date(), location.zone)[0]
+    )
+    if start < earliest:
+        raise ValidationError({"start": IN_THE_PAST})
+
+
+def check_patient_overlap(
+    *, patient: Patient | None, placement: Placement, exclude: Appointment | None, confirmed: bool, online: bool
+) -> None:
+    """Inside the booking transaction: a patient is in one chair at a time, whatever the location. Online,
+    refuse without saying where or with whom; staff get PatientOverlap unless they confirmed."""
+    if patient is None or (confirmed and not online):
+        return
+    clashes = patient_overlapping_appointments(
+        patient=patient, start=placement.start, end=placement.end, exclude=exclude
+    )
+    if not clashes:
+        return
+    if online:
+        raise ValidationError({"start": YOU_ARE_BOOKED_THEN})
+    raise PatientOverlap(clashes, patient=patient)
 
 
 class _Conflict(Exception):
@@ -235,13 +315,16 @@ def appointment_book(
     source: str = AppointmentSource.STAFF,
     idempotency_key: str | None = None,
     notify_patient: bool = True,
+    confirm_patient_overlap: bool = False,
+    allow_past: bool = False,
 ) -> Appointment:
     """Staff put a confirmed appointment on the calendar, through the same conflict-proof path as online
     holds. Working hours, blocks and time off are respected unless ``override_hours`` (a squeeze-in);
     another appointment for the provider or the operatory is never overlapped. The patient gets a
-    confirmation unless ``notify_patient`` is off (booked in person, imports). Raises SlotTaken."""
-    if start.tzinfo is None:
-        raise ValidationError({"start": "Give the time with its time zone."})
+    confirmation unless ``notify_patient`` is off (booked in person, imports). Raises SlotTaken; a
+    ValidationError for a start in the past (unless ``allow_past``) or too far ahead; PatientOverlap when
+    the patient already has an active appointment then (any location) unless ``confirm_patient_overlap``."""
+    validate_start(start, location=location, appointment_type=appointment_type, online=False, allow_past=allow_past)
     if operatory is not None and operatory.location_id != location.pk:
         raise ValidationError({"operatory": "That operatory is at another location."})
     for _attempt in range(MAX_ATTEMPTS):
@@ -266,6 +349,9 @@ def appointment_book(
                     operatory_id=operatory.pk if operatory else None,
                     respect_hours=not override_hours,
                     respect_blocks=not override_hours,
+                )
+                check_patient_overlap(
+                    patient=patient, placement=placement, exclude=None, confirmed=confirm_patient_overlap, online=False
                 )
                 now = timezone.now()
                 appointment = _insert(
@@ -304,10 +390,13 @@ def appointment_move(
     operatory: Operatory | None = None,
     reason: str = "",
     override_hours: bool = False,
+    confirm_patient_overlap: bool = False,
 ) -> Appointment:
     """Staff move an upcoming appointment (new time, provider or operatory). Atomic: one UPDATE of the row,
     so the old time is given up only in the same commit that takes the new one; if the new time is taken
-    nothing changes and SlotTaken carries alternatives. Status is kept."""
+    nothing changes and SlotTaken carries alternatives. Status is kept. A start before today or too far
+    ahead is a ValidationError; a time the patient is booked elsewhere raises PatientOverlap unless
+    ``confirm_patient_overlap``."""
     return _move(
         appointment=appointment,
         start=start,
@@ -318,13 +407,15 @@ def appointment_move(
         online=False,
         override_hours=override_hours,
         verb="appointment.moved",
+        confirm_patient_overlap=confirm_patient_overlap,
     )
 
 
 def appointment_reschedule(*, appointment: Appointment, start: datetime, provider: Provider, by: Actor) -> Appointment:
     """The patient, from their manage link, moves their visit to another online slot. The same atomic move
     as staff use, under the online rules (minimum notice, how far ahead, working hours); afterwards it is a
-    tentative hold again for staff to confirm."""
+    tentative hold again for staff to confirm. A time in the past or too far ahead, or one at which the
+    patient has another visit, is a ValidationError on ``start``."""
     return _move(
         appointment=appointment,
         start=start,
@@ -349,9 +440,9 @@ def _move(
     online: bool,
     override_hours: bool,
     verb: str,
+    confirm_patient_overlap: bool = False,
 ) -> Appointment:
-    if start.tzinfo is None:
-        raise ValidationError({"start": "Give the time with its time zone."})
+    validate_start(start, location=appointment.location, appointment_type=appointment.appointment_type, online=online)
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with transaction.atomic():
@@ -394,6 +485,13 @@ def _move(
                     operatory_id=operatory.pk if operatory else None,
                     respect_hours=not override_hours,
                     respect_blocks=not override_hours,
+                )
+                check_patient_overlap(
+                    patient=locked.patient,
+                    placement=placement,
+                    exclude=locked,
+                    confirmed=confirm_patient_overlap,
+                    online=online,
                 )
                 before = snapshot(locked, APPOINTMENT_FIELDS)
                 old_start, old_provider_id = locked.start, locked.provider_id

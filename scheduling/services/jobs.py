@@ -153,7 +153,11 @@ def reminder_send(*, notice_id: int, now: datetime | None = None) -> str:
         )
         return "skipped"
     notice = ReminderNotice.objects.select_related(
-        "appointment__location", "appointment__provider", "appointment__appointment_type", "appointment__patient"
+        "appointment__location",
+        "appointment__provider",
+        "appointment__appointment_type",
+        "appointment__patient",
+        "appointment__booking_request",
     ).get(pk=notice_id)
     appt = notice.appointment
     patient = appt.patient

@@ -1,11 +1,14 @@
 """Messages about appointments, through the core's ``notify`` (templates in templates/messages/scheduling/).
 
 Each message carries the minimum: a first name, the service, the local date and time, provider and
-location, and the signed link that goes with it. A hold whose requester staff haven't identified yet is
-written to the address typed on the request (never to a chart's address, and nothing from a chart).
+location, and the signed link that goes with it. A visit booked online is written to the address typed on
+its request (never to a chart's address for a hold staff haven't identified yet, and nothing from a chart).
 """
 
 from __future__ import annotations
+
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 
 from billing.actors import Actor
 from billing.models import Channel, ContactChannel, Message, Patient
@@ -49,6 +52,14 @@ def _request_for(appointment: Appointment) -> BookingRequest | None:
         return None
 
 
+def _has_sms(template: str) -> bool:
+    try:
+        get_template(f"messages/{template}/sms.txt")
+    except TemplateDoesNotExist:
+        return False
+    return True
+
+
 def send_to_appointment(
     appointment: Appointment,
     *,
@@ -59,17 +70,34 @@ def send_to_appointment(
     with_link: bool = True,
 ) -> Message | None:
     """Write to the appointment's patient (their preferred channel unless ``channel`` says otherwise), or,
-    for a hold not yet linked to a chart, by email to the address on the request."""
+    for a hold not yet linked to a chart, by email to the address on the request.
+
+    A visit booked online goes to the email/phone typed for that booking (with the typed first name), even
+    when the chart it was linked to has other details: the patient expects it where they said, and staff
+    decide separately whether the chart takes the new details (``identity.contact_update_apply``)."""
     patient: Patient | None = appointment.patient
+    request = _request_for(appointment)
     if patient is not None:
         name = patient.preferred_name or patient.first_name
-        context = {**appointment_context(appointment, first_name=name, with_link=with_link), **(extra or {})}
+        to = ""
         if channel is not None and patient.preferred_channel == ContactChannel.NONE:
             channel = None  # notify records the message as not sent, as the patient asked
+        elif request is not None and request.patient_id == patient.pk:
+            channel = channel or (Channel.SMS if patient.preferred_channel == ContactChannel.SMS else Channel.EMAIL)
+            if channel == Channel.SMS and not _has_sms(template):
+                channel = Channel.EMAIL
+            to = request.phone if channel == Channel.SMS else request.email
+            name = request.first_name
+        context = {**appointment_context(appointment, first_name=name, with_link=with_link), **(extra or {})}
         return notify(
-            template=template, context=context, by=SENDER, patient=patient, channel=channel, dedupe_key=dedupe_key
+            template=template,
+            context=context,
+            by=SENDER,
+            patient=patient,
+            to=to,
+            channel=channel,
+            dedupe_key=dedupe_key,
         )
-    request = _request_for(appointment)
     if request is None:
         return None
     context = {**appointment_context(appointment, first_name=request.first_name, with_link=with_link), **(extra or {})}

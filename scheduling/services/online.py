@@ -18,7 +18,7 @@ from billing.actors import Actor
 from billing.models import ContactChannel, Location, Patient, TaskPriority
 from billing.services.patients import patient_create
 from billing.services.staff_tasks import task_open
-from billing.validators import normalize_email, normalize_phone, validate_birth_date
+from billing.validators import normalize_email, normalize_phone, validate_birth_date, validate_plain_text
 from scheduling.db import lock_calendar
 from scheduling.models import (
     Appointment,
@@ -42,8 +42,10 @@ from .booking import (
     _insert,
     _NotFree,
     _place,
+    check_patient_overlap,
+    validate_start,
 )
-from .identity import patient_match
+from .identity import contact_offer_open, patient_match
 from .messages import send_confirmation
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,11 @@ def clean_requester(data: Requester) -> Requester:
     note = (data.note or "").strip()
     if len(note) > NOTE_MAX:
         errors["note"] = f"Keep the note under {NOTE_MAX} characters; we'll call you if we need more."
+    else:
+        try:
+            validate_plain_text(note, field="note", multiline=True)
+        except ValidationError as exc:
+            errors["note"] = exc.message_dict["note"][0]
     if errors:
         raise ValidationError(errors)
     return Requester(
@@ -204,8 +211,9 @@ def hold_place(
     and write a tentative hold; tell the patient it's received. Returns the outcome; never two holds for
     one idempotency key (a repeat returns the first outcome with ``replayed``).
 
-    Raises ValidationError (field-named, nothing written) for bad input, a type not offered online, or a
-    new patient asking for a type that only takes existing patients."""
+    Raises ValidationError (field-named, nothing written) for bad input, a ``start`` in the past or beyond
+    the type's how-far-ahead limit, a type not offered online, a new patient asking for a type that only
+    takes existing patients, or a known patient who already has a visit then (at any location)."""
     if not _KEY_OK.match(idempotency_key or ""):
         raise ValidationError({"idempotency_key": "Send 8-100 letters, digits, '-', '_', ':' or '.'."})
     settings = scheduling_settings()
@@ -213,8 +221,7 @@ def hold_place(
         raise ValidationError({"location": "Online booking is closed here; please call us."})
     if not (appointment_type.is_active and appointment_type.online_bookable):
         raise ValidationError({"appointment_type": "This service can't be booked online."})
-    if start.tzinfo is None:
-        raise ValidationError({"start": "Give the time with its time zone."})
+    validate_start(start, location=location, appointment_type=appointment_type, online=True)
     requester = clean_requester(requester)
     existing = _find_request(idempotency_key)
     if existing is not None:
@@ -323,6 +330,7 @@ def _hold_attempt(
     if match.kind == "new" and not appointment_type.new_patients_allowed:
         raise ValidationError({"appointment_type": EXISTING_PATIENTS_ONLY})
     patient: Patient | None = match.patient
+    check_patient_overlap(patient=patient, placement=placement, exclude=None, confirmed=False, online=True)
     identity = IdentityOutcome.LINKED
     if match.kind == "new":
         patient = patient_from_request(requester, location=location, by=ONLINE)
@@ -363,6 +371,8 @@ def _hold_attempt(
             context={"appointment": appointment.pk, "booking_request": request.pk, "candidates": match.candidate_ids},
             dedupe_key=f"sched:identity:{request.pk}",
         )
+    elif identity == IdentityOutcome.LINKED:
+        contact_offer_open(booking_request=request, patient=patient, by=ONLINE)  # a new email/phone: ask staff
     if requester.note:
         task_open(
             kind="scheduling.note",

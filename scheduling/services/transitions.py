@@ -35,6 +35,7 @@ from scheduling.models import (
 )
 
 from .booking import APPOINTMENT_FIELDS, _audit, _opening_freed
+from .identity import contact_offer_open
 from .messages import send_confirmation, send_to_appointment
 from .online import patient_from_request
 
@@ -237,6 +238,8 @@ def hold_link_patient(
     request.patient = patient
     request.identity = IdentityOutcome.CREATED if create_new else IdentityOutcome.LINKED
     request.save(update_fields=["patient", "identity"])
+    if not create_new:
+        contact_offer_open(booking_request=request, patient=patient, by=by)  # typed a new email/phone: ask
     _audit(
         locked,
         by=by,

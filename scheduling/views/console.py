@@ -4,6 +4,7 @@ render. Every page needs the console role."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from django.contrib import messages
@@ -19,7 +20,14 @@ from billing.forms import add_service_errors
 from billing.models import Location, Patient
 from billing.selectors.practice import locations_active
 from billing.views.access import console_required
-from scheduling.forms import LinkPatientForm, MoveForm, OptionalReasonForm, ReasonForm, StaffBookForm
+from scheduling.forms import (
+    ContactOfferForm,
+    LinkPatientForm,
+    MoveForm,
+    OptionalReasonForm,
+    ReasonForm,
+    StaffBookForm,
+)
 from scheduling.models import Appointment, AppointmentStatus, BookingRequest, ReconciliationReport
 from scheduling.selectors.availability import local_to_utc
 from scheduling.selectors.calendar import (
@@ -28,20 +36,34 @@ from scheduling.selectors.calendar import (
     holds_to_confirm,
     membership_badges,
     recall_lists,
+    usual_location_id,
 )
 from scheduling.selectors.reports import reconciliation
 from scheduling.services import transitions
 from scheduling.services.asap import asap_join
-from scheduling.services.booking import SlotTaken, appointment_book, appointment_move, hold_window_ends
+from scheduling.services.booking import (
+    PatientOverlap,
+    SlotTaken,
+    appointment_book,
+    appointment_move,
+    hold_window_ends,
+)
+from scheduling.services.identity import contact_keep, contact_offer_pending, contact_update_apply
 
 
-def _pick_location(request: HttpRequest) -> Location | None:
-    """The location asked for, else the one used last (kept in the session), else the first. The active
-    locations are left on ``request.calendar_locations`` for the page's picker (one query)."""
-    slug = request.GET.get("location") or request.POST.get("location") or request.session.get("calendar_location")
+def _pick_location(request: HttpRequest, prefer_id: int | None = None) -> Location | None:
+    """The location asked for, else ``prefer_id`` (the patient's usual location, when booking for one), else
+    the one used last (kept in the session), else the first. The active locations are left on
+    ``request.calendar_locations`` for the page's picker (one query)."""
+    slug = request.GET.get("location") or request.POST.get("location")
     locations = list(locations_active())
     request.calendar_locations = locations
-    chosen = next((loc for loc in locations if loc.slug == slug), None) or (locations[0] if locations else None)
+    chosen = next((loc for loc in locations if loc.slug == slug), None)
+    if chosen is None and prefer_id:
+        chosen = next((loc for loc in locations if loc.pk == prefer_id), None)
+    if chosen is None:
+        slug = request.session.get("calendar_location")
+        chosen = next((loc for loc in locations if loc.slug == slug), None) or (locations[0] if locations else None)
     if chosen is not None and request.session.get("calendar_location") != chosen.slug:
         request.session["calendar_location"] = chosen.slug
     return chosen
@@ -101,6 +123,7 @@ def appointment(request: HttpRequest, pk: int) -> HttpResponse:
             "local_end": appt.end.astimezone(zone),
             "window_ends": hold_window_ends(appt) if appt.is_hold else None,
             "badge": membership_badges([appt.patient_id]).get(appt.patient_id) if appt.patient_id else "",
+            "contact_offer": contact_offer_pending(booking_request=booking, patient=appt.patient),
             "link_form": LinkPatientForm(candidates=candidates)
             if booking and appt.is_hold and not appt.patient_id
             else None,
@@ -163,22 +186,42 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, act)
 
 
+def _who(appt: Appointment) -> str:
+    return appt.patient.full_name if appt.patient else "The patient"
+
+
 @require_POST
 @console_required
 def check_in(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, lambda appt, by: transitions.appointment_check_in(appointment=appt, by=by))
+    def act(appt, by):
+        done = transitions.appointment_check_in(appointment=appt, by=by)
+        messages.success(request, f"{_who(appt)} checked in at {_local_time(done.checked_in_at, appt)}.")
+
+    return _act(request, pk, act)
 
 
 @require_POST
 @console_required
 def complete(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, lambda appt, by: transitions.appointment_complete(appointment=appt, by=by))
+    def act(appt, by):
+        done = transitions.appointment_complete(appointment=appt, by=by)
+        messages.success(request, f"Visit completed at {_local_time(done.completed_at, appt)}.")
+
+    return _act(request, pk, act)
 
 
 @require_POST
 @console_required
 def no_show(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, lambda appt, by: transitions.appointment_no_show(appointment=appt, by=by))
+    def act(appt, by):
+        transitions.appointment_no_show(appointment=appt, by=by)
+        messages.success(request, f"{_who(appt)} marked as a no-show.")
+
+    return _act(request, pk, act)
+
+
+def _local_time(moment, appt: Appointment) -> str:
+    return (moment or timezone.now()).astimezone(appt.location.zone).strftime("%H:%M")
 
 
 @require_POST
@@ -220,6 +263,46 @@ def link_patient(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, act)
 
 
+@require_POST
+@console_required
+def contact_details(request: HttpRequest, pk: int) -> HttpResponse:
+    """The answer to "the patient typed a new email / phone": update the chart with the ticked ones, or keep it."""
+    appt = _appointment(pk)
+    booking = BookingRequest.objects.select_related("patient", "location").filter(appointment=appt).first()
+    form = ContactOfferForm(request.POST)
+    if booking is None or not form.is_valid():
+        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs) or "Nothing to update.")
+        return redirect("scheduling:appointment", pk=pk)
+
+    def act(appt, by):
+        if form.cleaned_data["action"] == "keep":
+            contact_keep(booking_request=booking, by=by)
+            messages.success(request, "Kept the chart's details. Messages about this visit go where the patient typed.")
+        else:
+            contact_update_apply(booking_request=booking, by=by, fields=form.cleaned_data["fields"])
+            messages.success(request, "Chart updated with the " + " and ".join(form.cleaned_data["fields"]) + ".")
+
+    return _act(request, pk, act)
+
+
+_PICK = re.compile(r"([0-9]{1,18})\|([0-9]{4}-[0-9]{2}-[0-9]{2})\|([0-9]{2}:[0-9]{2})")
+
+
+def _with_pick(post) -> tuple:
+    """A "nearest open time" button posts the form with ``pick=<provider>|<date>|<time>``: that provider, day
+    and time replace the form's (any free operatory). Returns (data, error)."""
+    pick = post.get("pick")
+    if not pick:
+        return post, ""
+    found = _PICK.fullmatch(pick)
+    if found is None:
+        return post, "That suggested time couldn't be read. Pick it again, or type the time."
+    data = post.copy()
+    data["provider"], data["date"], data["time"] = found.groups()
+    data["operatory"] = ""
+    return data, ""
+
+
 CLASH = "That time isn't free for this provider (or no operatory is). Nearest open times below."
 
 
@@ -230,8 +313,16 @@ def _try_write(form, write) -> tuple[bool, list]:
     except SlotTaken as exc:
         form.add_error(None, CLASH)
         return False, exc.alternatives
+    except PatientOverlap as exc:
+        form.warn_patient_overlap(exc)
+        return False, []
     except ValidationError as exc:
-        add_service_errors(form, exc)
+        if hasattr(exc, "error_dict") and "start" in exc.error_dict:  # the service's name for date + time
+            errors = exc.message_dict
+            form.add_error("date", errors.pop("start"))
+            exc = ValidationError(errors) if errors else None
+        if exc is not None:
+            add_service_errors(form, exc)
         return False, []
     return True, []
 
@@ -239,9 +330,13 @@ def _try_write(form, write) -> tuple[bool, list]:
 @console_required
 def move(request: HttpRequest, pk: int) -> HttpResponse:
     appt = _appointment(pk)
-    form = MoveForm(request.POST or None, location=appt.location)
+    data, pick_error = _with_pick(request.POST) if request.method == "POST" else (None, "")
+    form = MoveForm(data, location=appt.location)
     alternatives = []
-    if request.method == "POST" and form.is_valid():
+    if pick_error:
+        form.is_valid()
+        form.add_error(None, pick_error)
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         ok, alternatives = _try_write(
             form,
@@ -252,6 +347,7 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
                 operatory=data["operatory"],
                 reason=data["reason"],
                 override_hours=data["override_hours"],
+                confirm_patient_overlap=data.get("confirm_patient_overlap", False),
                 by=Actor.of(request.user),
             ),
         )
@@ -268,20 +364,26 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_required
 def book(request: HttpRequest, patient_pk: int | None = None) -> HttpResponse:
-    location = _pick_location(request)
-    if location is None:
-        return render(request, "scheduling/console/no_locations.html")
+    """Staff booking. The location is the one the page was opened for (a calendar's Book button or free
+    slot), else the patient's usual one; a "nearest open time" button books that time with the same form."""
     patient = None
     pid = patient_pk or request.GET.get("patient") or request.POST.get("patient")
     if pid and str(pid).isdigit():
         patient = Patient.objects.filter(pk=pid).first()
+    location = _pick_location(request, prefer_id=usual_location_id(patient) if patient else None)
+    if location is None:
+        return render(request, "scheduling/console/no_locations.html")
     initial = {"patient": patient.pk if patient else None}
     for name in ("provider", "date", "time"):
         if request.GET.get(name):
             initial[name] = request.GET[name]
-    form = StaffBookForm(request.POST or None, location=location, initial=initial)
+    data, pick_error = _with_pick(request.POST) if request.method == "POST" else (None, "")
+    form = StaffBookForm(data, location=location, initial=initial)
     alternatives = []
-    if request.method == "POST" and form.is_valid():
+    if pick_error:
+        form.is_valid()
+        form.add_error(None, pick_error)
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         patient = Patient.objects.filter(pk=data["patient"]).first()
         if patient is None:
@@ -299,6 +401,7 @@ def book(request: HttpRequest, patient_pk: int | None = None) -> HttpResponse:
                     note=data["note"],
                     override_hours=data["override_hours"],
                     notify_patient=data["notify_patient"],
+                    confirm_patient_overlap=data.get("confirm_patient_overlap", False),
                     by=Actor.of(request.user),
                 ),
             )

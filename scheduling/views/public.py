@@ -44,6 +44,7 @@ from scheduling.services.online import Requester, hold_place
 from scheduling.services.transitions import appointment_cancel
 
 MANAGE_LINK = Actor.system_component("scheduling.manage-link")
+NOT_A_TIME = "Not a valid time. Pick one of the times shown."
 DAYS_SHOWN = 14
 
 
@@ -139,10 +140,11 @@ def _submit(request: HttpRequest, *, location: Location, appointment_type: Appoi
     if form.is_bot:
         # A honeypot hit: answer like a success, write nothing, reveal nothing.
         return redirect("booking:thanks", slug=location.slug)
-    provider, start = slot_lookup(request.POST.get("slot", ""), location=location)
-    context.update({"form": form, "provider": provider, "start": start.astimezone(location.zone) if start else None})
+    slot_key = request.POST.get("slot", "")
+    provider, start = slot_lookup(slot_key, location=location)
+    context.update({"form": form, "provider": provider, "start": None})
     if provider is None:
-        form.add_error(None, "Pick a time first.")
+        form.add_error("slot" if slot_key else None, NOT_A_TIME if slot_key else "Pick a time first.")
     if form.is_valid() and provider is not None:
         data = form.cleaned_data
         try:
@@ -155,7 +157,7 @@ def _submit(request: HttpRequest, *, location: Location, appointment_type: Appoi
                 idempotency_key=data["idempotency_key"],
             )
         except ValidationError as exc:
-            add_service_errors(form, exc)
+            _service_errors(form, exc)
         else:
             if result.held:
                 token = links.make_token(links.REQUEST_RECEIVED, result.request.pk)
@@ -168,7 +170,19 @@ def _submit(request: HttpRequest, *, location: Location, appointment_type: Appoi
             form.is_valid()
             context.update({"form": form, "taken": True, "alternatives": result.alternatives})
             return _render(request, "scheduling/public/details.html", context, status=409)
+    if start is not None and not form.has_error("slot"):  # a slot id's time fits a zone (it's at most 11 digits)
+        context["start"] = start.astimezone(location.zone)
     return _render(request, "scheduling/public/details.html", context, status=422)
+
+
+def _service_errors(form: BookingForm, exc: ValidationError) -> None:
+    """The service names the visit's time ``start``; on this form the time is the ``slot`` picked."""
+    if hasattr(exc, "error_dict") and "start" in exc.error_dict:
+        errors = exc.message_dict
+        form.add_error("slot", errors.pop("start"))
+        exc = ValidationError(errors) if errors else None
+    if exc is not None:
+        add_service_errors(form, exc)
 
 
 def thanks(request: HttpRequest, slug: str) -> HttpResponse:

@@ -9,6 +9,7 @@ from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from billing.actors import Actor
 from billing.models import AppendOnlyError, AuditEvent, EntryKind, EntrySource, LedgerEntry
+from billing.money import MAX_ENTRY_CENTS
 from billing.selectors.ledger import guarantor_balance, patient_balance, patient_ledger
 from billing.services import ledger as ledger_services
 from billing.services.ledger import ledger_post, ledger_post_once, ledger_reverse
@@ -280,7 +281,11 @@ def test_concurrent_posts_of_one_outside_fact_make_one_entry():
 
 class TestBalanceProperties(HypothesisTestCase):
     @settings(max_examples=25, deadline=None)
-    @given(st.lists(st.integers(min_value=-(10**9), max_value=10**9).filter(bool), min_size=1, max_size=12))
+    @given(
+        st.lists(
+            st.integers(min_value=-MAX_ENTRY_CENTS, max_value=MAX_ENTRY_CENTS).filter(bool), min_size=1, max_size=12
+        )
+    )
     def test_balance_is_the_sum_and_the_last_running_balance(self, amounts):
         patient = PatientFactory()
         for amount in amounts:

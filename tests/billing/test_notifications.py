@@ -123,3 +123,44 @@ def test_no_messages_wins_over_a_channel_the_caller_asks_for(django_capture_on_c
         message = send(patient, channel=Channel.EMAIL)
     assert message.status == MessageStatus.SUPPRESSED
     assert mail.outbox == []
+
+
+class TestSender:
+    """Emails come from the practice, not from "Chairside <no-reply@chairside.local>" (issue 8)."""
+
+    def test_email_is_from_the_practice_name_at_the_sending_address_and_replies_go_to_the_practice(
+        self, django_capture_on_commit_callbacks, settings
+    ):
+        from billing.selectors.practice import practice_get
+
+        settings.DEFAULT_FROM_EMAIL = "Chairside <no-reply@chairside.local>"
+        practice = practice_get()
+        practice.legal_name, practice.display_name = "Riverside Dental, P.C.", ""
+        practice.email = "desk@riverside.example"
+        practice.save()
+        patient = PatientFactory(preferred_channel=ContactChannel.EMAIL)
+        with django_capture_on_commit_callbacks(execute=True):
+            send(patient)
+        sent = mail.outbox[0]
+        assert sent.from_email == '"Riverside Dental, P.C." <no-reply@chairside.local>'
+        assert sent.reply_to == ["desk@riverside.example"]
+        header = sent.message()["From"]
+        assert "Chairside" not in header and "no-reply@chairside.local" in header
+
+    def test_a_name_outside_ascii_and_no_reply_to_when_the_practice_has_no_email(
+        self, django_capture_on_commit_callbacks, settings
+    ):
+        from email.header import decode_header, make_header
+
+        from billing.selectors.practice import practice_get
+
+        settings.DEFAULT_FROM_EMAIL = "no-reply@clinic.example"
+        practice = practice_get()
+        practice.legal_name, practice.display_name, practice.email = "Clínica Peña", "Peña Smiles", ""
+        practice.save()
+        patient = PatientFactory(preferred_channel=ContactChannel.EMAIL)
+        with django_capture_on_commit_callbacks(execute=True):
+            send(patient)
+        sent = mail.outbox[0]
+        assert sent.reply_to == []
+        assert str(make_header(decode_header(sent.message()["From"]))) == "Peña Smiles <no-reply@clinic.example>"

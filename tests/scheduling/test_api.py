@@ -171,3 +171,53 @@ def test_the_openapi_schema_documents_booking_and_appointments(api_client, front
     ):
         assert path in paths
     assert paths["/api/v1/booking/availability/"]["get"]["security"] == [{}]  # public
+
+
+# --- Appointments: inputs that used to reach a 500, and the schema agreeing with responses (issue 8) --------
+def test_cancel_kind_is_blank_until_cancelled_and_the_schema_allows_it(api_client, front_desk, clinic):
+    api_client.force_authenticate(front_desk)
+    appt = AppointmentFactory(location=clinic.location, provider=clinic.providers[0], start=at(TUESDAY, 9))
+    body = api_client.get(f"/api/v1/appointments/{appt.pk}/").json()
+    assert body["cancel_kind"] == ""
+    schema = api_client.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()["components"]["schemas"]
+    allowed = set()
+    for option in schema["Appointment"]["properties"]["cancel_kind"]["oneOf"]:
+        allowed |= set(schema[option["$ref"].rsplit("/", 1)[1]]["enum"])
+    assert "" in allowed
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"provider": "²"},
+        {"patient": "١٢٣"},
+        {"provider": str(2**64)},
+        {"patient": "9" * 5000},
+        {"date": ""},
+        {"page_size": "x"},
+    ],
+)
+def test_malformed_appointment_filters_are_a_400_naming_them(api_client, front_desk, clinic, params):
+    api_client.force_authenticate(front_desk)
+    response = api_client.get("/api/v1/appointments/", params)
+    assert response.status_code == 400 and set(params) <= set(response.json()), response.content
+
+
+@pytest.mark.parametrize("reason", [["a list"], {"an": "object"}, 12, "bell\x07", "rtl\u202eoverride"])
+@pytest.mark.parametrize("verb", ["cancel", "reject"])
+def test_a_reason_must_be_plain_text(api_client, front_desk, clinic, reason, verb):
+    api_client.force_authenticate(front_desk)
+    appt = AppointmentFactory(
+        location=clinic.location, provider=clinic.providers[0], start=at(TUESDAY, 9), status=AppointmentStatus.HOLD
+    )
+    response = api_client.post(f"/api/v1/appointments/{appt.pk}/{verb}/", {"reason": reason}, format="json")
+    assert response.status_code == 400 and "reason" in response.json()
+    appt.refresh_from_db()
+    assert appt.status == AppointmentStatus.HOLD
+
+
+def test_an_appointment_id_with_a_format_suffix_is_a_json_404(api_client, front_desk, clinic):
+    api_client.force_authenticate(front_desk)
+    appt = AppointmentFactory(location=clinic.location, provider=clinic.providers[0], start=at(TUESDAY, 9))
+    response = api_client.get(f"/api/v1/appointments/{appt.pk}.json")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"

@@ -167,6 +167,9 @@ class TestHoldPlace:
             ("first_name", "R0sa"),
             ("last_name", ""),
             ("note", "x" * 501),
+            ("note", "call me \u202eplease"),  # a right-to-left override hides what staff would read
+            ("first_name", "Ro\u200bsa"),  # a zero-width space
+            ("last_name", "Lee\x07"),  # BEL
         ],
     )
     def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(self, clinic, frozen, field, value):

@@ -10,7 +10,7 @@ from django.core import mail, signing
 from django.test import override_settings
 from django.urls import reverse
 
-from billing.models import Patient
+from billing.models import Patient, StaffTask
 from scheduling import links
 from scheduling.models import Appointment, AppointmentStatus, AsapRequest, BookingRequest
 from scheduling.selectors.availability import online_slots
@@ -114,8 +114,12 @@ def test_a_linked_chart_is_never_shown_to_the_visitor(client, clinic, frozen, dj
         response = submit(client, clinic, first_slot(clinic), email="someone.else@example.com")
     page = client.get(response["Location"])
     assert b"rosa.real" not in page.content and b"Ro&quot;" not in page.content
-    assert mail.outbox[0].to == ["rosa.real@example.com"]  # the chart's own address, not the typed one
-    assert Patient.objects.count() == 1
+    # The confirmation goes where the visitor asked (issue 8), greeting them by the name they typed; the
+    # chart keeps its address until staff accept the new one (a task asks them).
+    assert mail.outbox[0].to == ["someone.else@example.com"]
+    assert "Ro," not in mail.outbox[0].body and "rosa.real" not in mail.outbox[0].body
+    assert Patient.objects.get().email == "rosa.real@example.com"
+    assert StaffTask.objects.filter(kind="scheduling.contact_changed", status="open").count() == 1
 
 
 def test_bad_input_shows_errors_next_to_the_fields_keeps_the_input_and_writes_nothing(client, clinic, frozen):

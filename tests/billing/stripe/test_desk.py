@@ -84,7 +84,7 @@ class TestTakingPayments:
         entry = LedgerEntry.objects.get(source=EntrySource.STRIPE)
         assert entry.kind == EntryKind.PAYMENT and entry.amount_cents == -12345
         assert entry.patient == child and entry.guarantor == parent and entry.posted_by_user == front_desk
-        assert "Visa ····4242" in entry.memo
+        assert entry.memo == "Card payment at the desk, Visa •••• 4242"
         payment = StripePayment.objects.get()
         assert payment.origin == PaymentOrigin.DESK and payment.taken_by == front_desk and payment.ledger_entry == entry
         receipt = Message.objects.get(template="billing/payment_receipt")

@@ -137,7 +137,9 @@ class TestRetriesAndWaiting:
         inbox_drain()
         kinds = sorted(stripe_entries().values_list("kind", flat=True))
         reversal = LedgerEntry.objects.get(kind=EntryKind.REVERSAL)
-        assert kinds == ["payment", "refund"] and reversal.reverses.kind == EntryKind.REFUND
+        # The reversal is Stripe's own correction (source "stripe"): the only reversal of Stripe money the
+        # ledger accepts (billing/db/corrections.py).
+        assert kinds == ["payment", "refund", "reversal"] and reversal.reverses.kind == EntryKind.REFUND
         assert StripeRefund.objects.get().status == "failed"
 
     def test_charge_refunded_listing_its_refunds_posts_them(self):
